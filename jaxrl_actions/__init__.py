@@ -1,0 +1,1 @@
+"""jaxrl_actions: JAX-native RL about action spaces."""

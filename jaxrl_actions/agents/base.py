@@ -1,0 +1,66 @@
+"""What an agent module exports: one `Agent` record of pure functions, registered by name.
+
+Every agent file defines a frozen `XConfig` (flax struct dataclass: structural fields
+`struct.field(pytree_node=False)`, numeric hyper-parameters as pytree leaves so `vmap`
+sweeps them), an `XState` (flax struct dataclass), and pure functions
+
+    init(key, spec, config) -> XState
+    act(state, obs, mask, key, deterministic=False) -> action      (one observation;
+        vmap for batches; `mask` is the TimeStep's action_mask or None)
+
+plus what its loop family needs:
+
+    on_policy:  policy_step(state, obs, mask, key) -> PolicyOutput(action, log_prob, value)
+                value(state, obs) -> float32[]
+                update(state, rollout, key) -> (state, metrics)   (rollout: buffers.rollout.Rollout)
+    off_policy: update(state, batch, key) -> (state, metrics)     (batch: types.Transition [B])
+    bandit:     update(state, action, feedback) -> state
+
+The loop families live in `jaxrl_actions.training`; `make_train(env, agent, config)` picks
+one by `agent.family`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+
+
+class PolicyOutput(NamedTuple):
+    action: Any
+    log_prob: jax.Array
+    value: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    name: str
+    family: str  # "on_policy" | "off_policy" | "bandit"
+    config_cls: type
+    init: Callable
+    act: Callable
+    update: Callable
+    policy_step: Optional[Callable] = None
+    value: Optional[Callable] = None
+    description: str = ""
+    extras: dict = dataclasses.field(default_factory=dict)  # family-specific functions
+
+
+def validate_config(config: Any, checks: dict[str, Callable[[Any], bool]]) -> None:
+    """Host-side hyper-parameter checks before anything compiles: `checks` maps a field
+    name to a predicate; a failing field raises ValueError naming it and its value.
+    Traced values (inside a vmap sweep) are skipped here; the runner checks each grid
+    point's concrete values before stacking them."""
+    for name, ok in checks.items():
+        value = getattr(config, name)
+        if isinstance(value, jax.core.Tracer):
+            continue
+        try:
+            import numpy as np
+
+            good = bool(np.all(ok(np.asarray(value))))
+        except TypeError:
+            good = bool(ok(value))
+        if not good:
+            raise ValueError(f"{type(config).__name__}.{name}={value!r} is invalid")

@@ -1,0 +1,92 @@
+"""Pieces every training loop shares: the `Trainer` protocol the runner drives, the
+checked error flag, and the fused `train` built from a trainer.
+
+A loop family (on-policy, off-policy, bandit) provides
+
+    make_trainer(env, agent, config) -> Trainer(init, update, num_updates, steps_per_update)
+        init(key) -> carry                 # a flax struct dataclass with a `step` field
+        update(carry) -> (carry, metrics)  # one iteration: collect + learn; metrics: dict of scalars
+
+and everything else derives from it: the fused program is `init` then `lax.scan(update)`;
+the runner runs the same `update` in jitted chunks of K iterations, so chunked and fused
+runs give the same numbers. Numeric config fields are only read inside traced code, so
+`jax.vmap(lambda k, c: make_train(env, agent, c)(k))(keys, configs)` sweeps them.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl_actions.types import Metrics
+
+
+class Trainer(NamedTuple):
+    init: Callable[[jax.Array], Any]
+    update: Callable[[Any], tuple[Any, Metrics]]
+    num_updates: int  # static: iterations of `update` in a full run
+    steps_per_update: int  # static: env steps (summed over parallel envs) per iteration
+
+
+@struct.dataclass
+class ErrorFlag:
+    """A checked error carried through the compiled loop: set at the first update where a
+    state offered no valid action, with the env index. The runner raises it between
+    chunks (`raise_if_set`), so nothing is sampled silently from an empty mask."""
+
+    set: jax.Array  # bool[]
+    update: jax.Array  # int32[] iteration index of the first error
+    env_index: jax.Array  # int32[] which parallel env
+
+    @classmethod
+    def clear(cls) -> "ErrorFlag":
+        return cls(jnp.bool_(False), jnp.int32(-1), jnp.int32(-1))
+
+    def record(self, bad: jax.Array, update: jax.Array) -> "ErrorFlag":
+        """`bad`: bool[...] over envs (any leading shape); keeps the first error."""
+        bad = jnp.reshape(bad, (-1,))
+        new = ~self.set & jnp.any(bad)
+        return ErrorFlag(
+            set=self.set | new,
+            update=jnp.where(new, jnp.asarray(update, jnp.int32), self.update),
+            env_index=jnp.where(new, jnp.argmax(bad).astype(jnp.int32), self.env_index),
+        )
+
+
+class EmptyMaskError(RuntimeError):
+    pass
+
+
+def raise_if_set(flag: ErrorFlag, env_steps_per_update: int, where: str = "") -> None:
+    """Host-side check after a chunk: raises EmptyMaskError naming the step and env.
+    Accepts flags batched over seeds/trials (any leading axes)."""
+    import numpy as np
+
+    is_set = np.asarray(flag.set)
+    if not is_set.any():
+        return
+    idx = np.unravel_index(np.argmax(is_set), is_set.shape) if is_set.ndim else ()
+    update = int(np.asarray(flag.update)[idx])
+    env = int(np.asarray(flag.env_index)[idx])
+    run = f" in run {tuple(int(i) for i in idx)}" if is_set.ndim else ""
+    raise EmptyMaskError(
+        f"{where}an action mask with no valid action was returned at update {update} "
+        f"(about env step {update * env_steps_per_update}), parallel env index {env}{run}"
+    )
+
+
+def fused_train(trainer: Trainer) -> Callable[[jax.Array], tuple[Any, Metrics]]:
+    """train(key) -> (final carry, metrics stacked over all updates)."""
+
+    def train(key):
+        carry = trainer.init(key)
+        return jax.lax.scan(lambda c, _: trainer.update(c), carry, None, length=trainer.num_updates)
+
+    return train
+
+
+def run_chunk(trainer: Trainer, carry: Any, length: int) -> tuple[Any, Metrics]:
+    """`length` iterations of `update`; the runner jits this between logs/checkpoints."""
+    return jax.lax.scan(lambda c, _: trainer.update(c), carry, None, length=length)

@@ -1,0 +1,65 @@
+"""Shared data types: what an environment returns and what a training loop stores.
+
+Shapes in comments are for a single (unbatched) environment; the training loops add
+leading `[T, B]` axes.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
+
+import jax
+
+Array = jax.Array
+PRNGKey = jax.Array
+PyTree = Any
+Metrics = dict  # str -> scalar array, for logging only
+
+# Keys an environment may put in `TimeStep.info` for logging. They are read by
+# metrics code only; nothing that changes learning depends on `info`.
+EPISODE_RETURN = "episode_return"  # float: return of the last finished episode
+EPISODE_LENGTH = "episode_length"  # int: its length
+EPISODE_DONE = "episode_done"  # bool: an episode finished on this step
+INVALID_ACTION = "invalid_action"  # bool: the action taken was invalid in its state
+
+
+class TimeStep(NamedTuple):
+    """What `reset` and `step` return next to the env state.
+
+    obs:          observation, shaped by `spec.obs_space`
+    reward:       float32[]
+    terminated:   bool[]   the episode ended in a terminal state: do not bootstrap
+    truncated:    bool[]   the episode was cut (time limit): bootstrap from `final_obs`
+    action_mask:  valid actions in this state, shaped by the action space's
+                  `mask_shape` (a (low, high) pair for a state-dependent Box), or None
+    info:         dict of env-specific extras for logging (see the keys above)
+    final_obs:    the last observation of the episode that just ended. `AutoReset`
+                  fills it (equal to `obs` when nothing ended) because after an
+                  auto-reset `obs` already belongs to the next episode; bare envs
+                  leave it None.
+    """
+
+    obs: PyTree
+    reward: Array
+    terminated: Array
+    truncated: Array
+    action_mask: Optional[PyTree]
+    info: dict
+    final_obs: Optional[PyTree] = None
+
+    @property
+    def done(self) -> Array:
+        return self.terminated | self.truncated
+
+
+class Transition(NamedTuple):
+    """One environment step as a learner stores it (the agent's own action, not the
+    transformed one the env received). Leading axes `[T, B]` inside rollouts."""
+
+    obs: PyTree
+    action: PyTree
+    reward: Array
+    terminated: Array
+    truncated: Array
+    next_obs: PyTree  # observation to bootstrap from (final_obs on episode ends)
+    action_mask: Optional[PyTree]
+    next_action_mask: Optional[PyTree]
