@@ -63,3 +63,30 @@ class Transition(NamedTuple):
     next_obs: PyTree  # observation to bootstrap from (final_obs on episode ends)
     action_mask: Optional[PyTree]
     next_action_mask: Optional[PyTree]
+
+
+class BanditObs(NamedTuple):
+    """Observation of the stochastic bandits (envs/bandits.py), n arms, k chosen per step.
+
+    context:     float32[n, d]  features of each arm for the coming choice (ones[n, 1] for
+                                 bandits without context)
+    arm_rewards: float32[k]     semi-bandit feedback: the reward each arm chosen at the
+                                 previous step paid, in the action's order (zeros after reset)
+    """
+
+    context: Array
+    arm_rewards: Array
+
+
+class BanditFeedback(NamedTuple):
+    """What a bandit agent's `update(state, action, feedback)` learns from (the bandit loop
+    builds it from the observation the action was chosen in and the one that followed).
+
+    context:     float32[n, d]  the context the action was chosen in
+    arm_rewards: float32[k]     the reward each chosen arm paid, in the action's order
+    reward:      float32[]      the step's total reward
+    """
+
+    context: Array
+    arm_rewards: Array
+    reward: Array

@@ -10,7 +10,7 @@ sweeps them), an `XState` (flax struct dataclass), and pure functions
 
 plus what its loop family needs:
 
-    on_policy:  policy_step(state, obs, mask, key) -> PolicyOutput(action, log_prob, value)
+    on_policy:  policy_step(state, obs, mask, key) -> PolicyOutput(action, raw_action, log_prob, value)
                 value(state, obs) -> float32[]
                 update(state, rollout, key) -> (state, metrics)   (rollout: buffers.rollout.Rollout)
     off_policy: update(state, batch, key) -> (state, metrics)     (batch: types.Transition [B])
@@ -28,7 +28,8 @@ import jax
 
 
 class PolicyOutput(NamedTuple):
-    action: Any
+    action: Any  # what the env receives (in the agent's action space)
+    raw_action: Any  # what the policy distribution sampled and scores (pre-squash for Box)
     log_prob: jax.Array
     value: jax.Array
 

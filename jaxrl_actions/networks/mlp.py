@@ -1,9 +1,11 @@
 """Multi-layer perceptrons shared by every agent."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -16,8 +18,42 @@ def activation(name: str) -> Callable:
     return ACTIVATIONS[name]
 
 
-def orthogonal(scale: float = np.sqrt(2.0)):
-    return nn.initializers.orthogonal(scale)
+def _orthonormal_columns(a: jnp.ndarray) -> jnp.ndarray:
+    """Gram-Schmidt on the columns of a [m, k] (m >= k): the Q of a = QR with R's diagonal
+    positive. Each column is projected twice (classical Gram-Schmidt re-orthogonalised),
+    accurate to float32 rounding for the Gaussian matrices an initializer draws."""
+    k = a.shape[1]
+
+    def orthonormalise_column(j, q):
+        earlier = (jnp.arange(k) < j).astype(q.dtype)  # columns already orthonormal
+        v = q[:, j]
+        for _ in range(2):
+            v = v - q @ ((q.T @ v) * earlier)
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, k, orthonormalise_column, a)
+
+
+def orthogonal(scale: float = np.sqrt(2.0), column_axis: int = -1):
+    """Orthogonal kernel initializer with the law of `nn.initializers.orthogonal` (the same
+    values, to float32 rounding, for the same key), computed without LAPACK.
+
+    Hand-written because jaxlib 0.10's CPU QR kernels (geqrf/orgqr custom calls) split a
+    batched QR over the intra-op thread pool and block a pool thread while they wait; with
+    `vmap(train)` over seeds every Dense layer's init is a batched QR, so on a 2-core machine
+    two of them running at once deadlock the program (tests/test_no_deadlock.py)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        n_cols = shape[column_axis]
+        n_rows = math.prod(shape) // n_cols
+        tall = (max(n_rows, n_cols), min(n_rows, n_cols))
+        q = _orthonormal_columns(jax.random.normal(key, tall, dtype))
+        if n_rows < n_cols:
+            q = q.T
+        q = jnp.reshape(q, tuple(np.delete(shape, column_axis)) + (n_cols,))
+        return scale * jnp.moveaxis(q, -1, column_axis)
+
+    return init
 
 
 class MLP(nn.Module):

@@ -1,0 +1,409 @@
+"""The transform library. Each rewrites the action space and the mask consistently; a
+transform put on a space it cannot take raises a ValueError naming the space when it is
+wrapped (before anything compiles).
+
+    rescale(low, high)       Box -> Box, affine
+    clip()                   Box -> Box, clips to the inner bounds and mask
+    discretize(bins)         Box -> MultiDiscrete([bins] * dim), exact endpoints
+    flatten()                MultiDiscrete / MultiBinary -> Discrete(prod(nvec)), row-major
+    bang_bang()              Box -> MultiBinary(dim), 0 -> low, 1 -> high
+    repeat(k)                any -> same, steps the inner env k times (rewards summed)
+    sticky(p)                any -> same, repeats the previous env action with prob p
+    invalid_penalty(penalty) any -> same, hides the mask, replaces invalid actions by a
+                             valid one and adds `penalty` to the reward
+    interval_mask(prior_fn, width, eps)  Box -> Box with a state-dependent interval mask
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl_actions.actions.transform import ActionTransform, process
+from jaxrl_actions.spaces import Box, Discrete, MultiBinary, MultiDiscrete, Space, Subset, Tuple
+from jaxrl_actions.types import INVALID_ACTION, TimeStep
+
+
+# ----------------------------------------------------------------------------- helpers
+def _bounded_box(space: Space, what: str) -> Box:
+    if not isinstance(space, Box):
+        raise ValueError(f"{what} needs a Box action space, got {space}")
+    if not space.bounded:
+        raise ValueError(f"{what} needs a bounded Box action space (finite low and high), got {space}")
+    return space
+
+
+def _box_dim(space: Box) -> int:
+    return int(np.prod(space.shape)) if space.shape else 1
+
+
+def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    return jax.tree_util.tree_map(lambda t, f: jnp.where(pred, t, f), on_true, on_false)
+
+
+def _box_mask_or_bounds(space: Box, mask: Any) -> tuple[jax.Array, jax.Array]:
+    return space.all_valid_mask() if mask is None else mask
+
+
+# ----------------------------------------------------------------------------- rescale / clip
+def rescale(low: float = -1.0, high: float = 1.0) -> ActionTransform:
+    """The agent acts in Box(low, high); x maps affinely onto the inner bounds
+    (low -> inner low, high -> inner high). Masks map by the same affine map."""
+    low_, high_ = np.float32(low), np.float32(high)
+    if not low_ < high_:
+        raise ValueError(f"rescale needs low < high, got low={low}, high={high}")
+
+    def space(inner):
+        inner = _bounded_box(inner, "rescale")
+        return Box(low_, high_, inner.shape)
+
+    def scale(inner):  # inner units per agent unit
+        return (jnp.asarray(inner.high) - jnp.asarray(inner.low)) / (high_ - low_)
+
+    def apply(tstate, action, key, inner):
+        x = jnp.asarray(inner.low) + (action - low_) * scale(inner)
+        return jnp.clip(x, inner.low, inner.high), tstate  # clip guards rounding at the bounds
+
+    def map_mask(mask, inner, tstate):
+        if mask is None:
+            return None
+        s = scale(inner)
+        to_agent = lambda v: jnp.where(s > 0, low_ + (v - inner.low) / jnp.where(s > 0, s, 1.0), low_)
+        return (jnp.clip(to_agent(mask[0]), low_, high_), jnp.clip(to_agent(mask[1]), low_, high_))
+
+    return ActionTransform(space=space, apply=apply, map_mask=map_mask, name=f"rescale({low:g},{high:g})")
+
+
+@struct.dataclass
+class MaskMemory:
+    mask: Any  # the inner mask of the current state (None when the env gives none)
+
+
+def _remember_mask(tstate, ts: TimeStep, inner):
+    return tstate.replace(mask=ts.action_mask), ts
+
+
+def clip() -> ActionTransform:
+    """Clips the agent's action into the inner bounds and, when the env gives one, into
+    the current (low, high) mask: a Gaussian policy may then sample out of range."""
+
+    def space(inner):
+        if not isinstance(inner, Box):
+            raise ValueError(f"clip needs a Box action space, got {inner}")
+        return inner
+
+    def apply(tstate, action, key, inner):
+        low, high = _box_mask_or_bounds(inner, tstate.mask)
+        return jnp.clip(action, low, high), tstate
+
+    def init(key, inner):
+        return MaskMemory(mask=None)
+
+    return ActionTransform(space=space, init=init, apply=apply, observe=_remember_mask, name="clip")
+
+
+# ----------------------------------------------------------------------------- discretize
+def _bin_values(inner: Box, bins: int) -> jax.Array:
+    """float32[dim, bins]: bin i of dimension d is low + i * (high - low) / (bins - 1), with
+    the last bin exactly `high`."""
+    low = jnp.asarray(inner.low.reshape(-1))[:, None]
+    high = jnp.asarray(inner.high.reshape(-1))[:, None]
+    i = jnp.arange(bins, dtype=jnp.float32)[None, :]
+    values = low + i * (high - low) / (bins - 1)
+    return jnp.where(i == bins - 1, high, values)
+
+
+def _values_mask(values: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
+    """bool[dim, n]: which candidate values lie in [low, high] per dimension; where none
+    does, the nearest one (so every dimension keeps one valid choice)."""
+    low, high = low.reshape(-1)[:, None], high.reshape(-1)[:, None]
+    inside = (values >= low) & (values <= high)
+    distance = jnp.maximum(jnp.maximum(low - values, values - high), 0.0)
+    nearest = jax.nn.one_hot(jnp.argmin(distance, axis=-1), values.shape[-1], dtype=bool)
+    return jnp.where(jnp.any(inside, axis=-1, keepdims=True), inside, nearest)
+
+
+def discretize(bins: int) -> ActionTransform:
+    """Box(shape) -> MultiDiscrete([bins] * dim), dim = prod(shape): bin i of a dimension
+    is low + i * (high - low) / (bins - 1) (both endpoints exact). A (low, high) mask
+    allows the bins inside the interval, or the nearest bin when none is inside."""
+    if int(bins) < 2:
+        raise ValueError(f"discretize needs bins >= 2, got bins={bins}")
+    bins = int(bins)
+
+    def space(inner):
+        inner = _bounded_box(inner, "discretize")
+        return MultiDiscrete([bins] * _box_dim(inner))
+
+    def apply(tstate, action, key, inner):
+        values = _bin_values(inner, bins)  # [dim, bins]
+        picked = jnp.take_along_axis(values, action.reshape(-1, 1), axis=-1)[:, 0]
+        return picked.reshape(inner.shape), tstate
+
+    def map_mask(mask, inner, tstate):
+        if mask is None:
+            return None
+        return _values_mask(_bin_values(inner, bins), mask[0], mask[1]).reshape(-1)
+
+    return ActionTransform(space=space, apply=apply, map_mask=map_mask, name=f"discretize({bins})")
+
+
+def bang_bang() -> ActionTransform:
+    """Box(shape) -> MultiBinary(dim): 0 -> low, 1 -> high per dimension. A (low, high)
+    mask allows the endpoints inside the interval, or the nearer one when neither is."""
+
+    def space(inner):
+        inner = _bounded_box(inner, "bang_bang")
+        return MultiBinary(_box_dim(inner))
+
+    def endpoints(inner):  # [dim, 2]
+        return jnp.stack([jnp.asarray(inner.low.reshape(-1)), jnp.asarray(inner.high.reshape(-1))], -1)
+
+    def apply(tstate, action, key, inner):
+        x = jnp.where(action == 1, inner.high.reshape(-1), inner.low.reshape(-1))
+        return x.astype(jnp.float32).reshape(inner.shape), tstate
+
+    def map_mask(mask, inner, tstate):
+        if mask is None:
+            return None
+        return _values_mask(endpoints(inner), mask[0], mask[1])
+
+    return ActionTransform(space=space, apply=apply, map_mask=map_mask, name="bang_bang")
+
+
+# ----------------------------------------------------------------------------- flatten
+def _nvec(space: Space) -> Optional[tuple]:
+    if isinstance(space, MultiDiscrete):
+        return space.nvec
+    if isinstance(space, MultiBinary):
+        return (2,) * space.n
+    return None
+
+
+def flatten(max_actions: int = 1 << 20) -> ActionTransform:
+    """MultiDiscrete(nvec) -> Discrete(prod(nvec)), row-major (the last dimension varies
+    fastest); MultiBinary(n) counts as MultiDiscrete([2] * n); Discrete passes through.
+    A joint action is valid iff each of its components is valid. `max_actions` guards
+    against building an enormous joint mask by accident."""
+
+    def space(inner):
+        if isinstance(inner, Discrete):
+            return inner
+        nvec = _nvec(inner)
+        if nvec is None:
+            raise ValueError(f"flatten needs a MultiDiscrete, MultiBinary or Discrete action space, got {inner}")
+        n = math.prod(nvec)
+        if n > max_actions:
+            raise ValueError(f"flatten: {inner} has {n} joint actions, above max_actions={max_actions}")
+        return Discrete(n)
+
+    def apply(tstate, action, key, inner):
+        if isinstance(inner, Discrete):
+            return action, tstate
+        return unflatten_index(action, _nvec(inner)), tstate
+
+    def map_mask(mask, inner, tstate):
+        if mask is None or isinstance(inner, Discrete):
+            return mask
+        return joint_mask(mask, _nvec(inner))
+
+    return ActionTransform(space=space, apply=apply, map_mask=map_mask, name="flatten")
+
+
+def unflatten_index(index: jax.Array, nvec: tuple) -> jax.Array:
+    """int32[] row-major joint index -> int32[len(nvec)] components."""
+    strides = np.cumprod((1,) + tuple(nvec[::-1]))[:-1][::-1].copy()
+    return ((index // jnp.asarray(strides)) % jnp.asarray(nvec)).astype(jnp.int32)
+
+
+def flatten_index(action: jax.Array, nvec: tuple) -> jax.Array:
+    """int32[len(nvec)] components -> int32[] row-major joint index."""
+    strides = np.cumprod((1,) + tuple(nvec[::-1]))[:-1][::-1].copy()
+    return jnp.sum(action * jnp.asarray(strides)).astype(jnp.int32)
+
+
+def joint_mask(mask: jax.Array, nvec: tuple) -> jax.Array:
+    """bool[sum(nvec)] (or bool[n, 2] for MultiBinary) per-dimension mask -> bool[prod(nvec)]
+    joint mask (outer AND of the per-dimension masks, row-major)."""
+    flat = mask.reshape(-1)
+    offsets = np.cumsum((0,) + tuple(nvec[:-1]))
+    joint = jnp.ones((), bool)
+    for o, n in zip(offsets, nvec):
+        joint = joint[..., None] & flat[o:o + n]
+    return joint.reshape(-1)
+
+
+# ----------------------------------------------------------------------------- repeat / sticky
+def repeat(k: int) -> ActionTransform:
+    """Steps the inner env `k` times with the same action, summing rewards (undiscounted)
+    and stopping at the first step that ends the episode; flags, observation, mask and
+    info are those of the last step taken."""
+    if int(k) < 1:
+        raise ValueError(f"repeat needs k >= 1, got k={k}")
+    k = int(k)
+    t = ActionTransform(name=f"repeat({k})")
+
+    def step(inner_step, inner_state, tstate, action, key, inner):
+        keys = jax.random.split(key, k)
+        inner_state, ts = inner_step(keys[0], inner_state, action)
+
+        def body(carry, key_i):
+            state, last, total = carry
+            new_state, new_ts = inner_step(key_i, state, action)
+            go = ~last.done  # steps after the episode ended are computed and discarded
+            total = total + jnp.where(go, new_ts.reward, 0.0)
+            return (_select(go, new_state, state), _select(go, new_ts, last), total), None
+
+        (inner_state, ts, total), _ = jax.lax.scan(body, (inner_state, ts, ts.reward), keys[1:])
+        tstate, ts = process(t, tstate, ts._replace(reward=total), inner)
+        return inner_state, ts, tstate
+
+    return t._replace(step=step)
+
+
+@struct.dataclass
+class StickyState:
+    prev: Any  # previous env action
+    has_prev: jax.Array  # bool[] False right after a reset
+    mask: Any  # inner mask of the current state
+
+
+def sticky(p: float) -> ActionTransform:
+    """With probability p the inner env receives the previous env action again instead of
+    the agent's (sticky actions), when there is one and it is valid in the current state."""
+    if not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"sticky needs 0 <= p <= 1, got p={p}")
+
+    def init(key, inner):
+        zero = jax.tree_util.tree_map(jnp.zeros_like, inner.sample(key))
+        return StickyState(prev=zero, has_prev=jnp.bool_(False), mask=None)
+
+    def apply(tstate, action, key, inner):
+        stick = jax.random.bernoulli(key, p) & tstate.has_prev
+        if tstate.mask is not None:
+            stick = stick & inner.respects(tstate.prev, tstate.mask)
+        out = _select(stick, tstate.prev, action)
+        return out, tstate.replace(prev=out, has_prev=jnp.bool_(True))
+
+    def observe(tstate, ts, inner):
+        return tstate.replace(mask=ts.action_mask), ts
+
+    return ActionTransform(init=init, apply=apply, observe=observe, name=f"sticky({p:g})")
+
+
+# ----------------------------------------------------------------------------- invalid actions
+def first_valid_action(space: Space, mask: Any) -> Any:
+    """A valid action chosen deterministically from a mask: the first valid entry per
+    dimension (Discrete, MultiDiscrete, MultiBinary), the first k valid items (Subset),
+    0 clipped into the interval (Box)."""
+    if isinstance(space, Tuple):
+        return tuple(first_valid_action(s, m) for s, m in zip(space.spaces, mask))
+    if isinstance(space, Box):
+        low, high = _box_mask_or_bounds(space, mask)
+        return jnp.clip(jnp.zeros(space.shape, jnp.float32), low, high)
+    if mask is None:
+        return jnp.zeros(space.shape, jnp.int32)
+    if isinstance(space, Discrete):
+        return jnp.argmax(mask).astype(jnp.int32)
+    if isinstance(space, MultiDiscrete):
+        return jnp.stack([jnp.argmax(m) for m in space.split_mask(mask)]).astype(jnp.int32)
+    if isinstance(space, MultiBinary):
+        return jnp.argmax(mask, axis=-1).astype(jnp.int32)
+    if isinstance(space, Subset):
+        rank = jnp.where(mask, space.n - jnp.arange(space.n), -1)  # earlier valid items rank higher
+        return jax.lax.top_k(rank, space.k)[1].astype(jnp.int32)
+    raise ValueError(f"first_valid_action: unsupported space {space}")
+
+
+def is_valid_action(space: Space, action: Any, mask: Any) -> jax.Array:
+    """bool[]: the action lies in the space and, when there is a mask, respects it."""
+    ok = space.contains(action)
+    return ok if mask is None else ok & space.respects(action, mask)
+
+
+@struct.dataclass
+class PenaltyState:
+    mask: Any  # inner mask of the current state
+    invalid: jax.Array  # bool[] the last action was invalid
+
+
+def invalid_penalty(
+    penalty: float = -0.1,
+    noop_fn: Callable[[Space, Any], Any] = first_valid_action,
+) -> ActionTransform:
+    """The unmasked baseline to action masking: the agent sees no mask (None); an invalid
+    action (outside the inner space or mask) is replaced by `noop_fn(inner_space,
+    inner_mask)`, `penalty` is added to the reward and info[INVALID_ACTION] is set."""
+    penalty = float(penalty)
+
+    def init(key, inner):
+        return PenaltyState(mask=None, invalid=jnp.bool_(False))
+
+    def apply(tstate, action, key, inner):
+        valid = is_valid_action(inner, action, tstate.mask)
+        out = _select(valid, action, noop_fn(inner, tstate.mask))
+        return out, tstate.replace(invalid=~valid)
+
+    def observe(tstate, ts, inner):
+        info = dict(ts.info)
+        info[INVALID_ACTION] = tstate.invalid
+        ts = ts._replace(reward=ts.reward + jnp.where(tstate.invalid, jnp.float32(penalty), 0.0), info=info)
+        return tstate.replace(mask=ts.action_mask), ts
+
+    def map_mask(mask, inner, tstate):
+        return None
+
+    return ActionTransform(init=init, apply=apply, map_mask=map_mask, observe=observe, name=f"invalid_penalty({penalty:g})")
+
+
+# ----------------------------------------------------------------------------- interval masks
+@struct.dataclass
+class IntervalState:
+    key: jax.Array  # draws the all-valid choice for the current state
+    low: jax.Array  # float32[*shape] current interval
+    high: jax.Array
+
+
+def interval_mask(prior_fn: Callable[[Any], jax.Array], width: Any, eps: float = 0.0) -> ActionTransform:
+    """Continuous action masks from a prior policy (in the spirit of CAMEL): in each state
+    the agent may act in [prior_fn(obs) - width, prior_fn(obs) + width], clipped to the
+    bounds and intersected with the env's own mask (the env's mask alone if the two do not
+    meet); with probability eps the whole (env-)valid range is allowed instead. The agent's
+    action is clipped into the interval before the env sees it. Minimal version: the prior
+    is a fixed function of the observation (no learning of the prior, no schedule on eps)."""
+    width_ = np.asarray(width, np.float32)
+    if np.any(width_ < 0):
+        raise ValueError(f"interval_mask needs width >= 0, got width={width}")
+    if not 0.0 <= float(eps) <= 1.0:
+        raise ValueError(f"interval_mask needs 0 <= eps <= 1, got eps={eps}")
+
+    def space(inner):
+        inner = _bounded_box(inner, "interval_mask")
+        np.broadcast_to(width_, inner.shape)  # raises if width cannot broadcast to the action shape
+        return inner
+
+    def init(key, inner):
+        return IntervalState(key=key, low=jnp.asarray(inner.low), high=jnp.asarray(inner.high))
+
+    def observe(tstate, ts, inner):
+        env_low, env_high = _box_mask_or_bounds(inner, ts.action_mask)
+        center = jnp.asarray(prior_fn(ts.obs), jnp.float32).reshape(inner.shape)
+        low = jnp.maximum(jnp.clip(center - width_, inner.low, inner.high), env_low)
+        high = jnp.minimum(jnp.clip(center + width_, inner.low, inner.high), env_high)
+        use_env = jax.random.bernoulli(tstate.key, eps) | jnp.any(low > high)
+        low, high = jnp.where(use_env, env_low, low), jnp.where(use_env, env_high, high)
+        return tstate.replace(low=low, high=high), ts
+
+    def apply(tstate, action, key, inner):
+        next_key = jax.random.fold_in(tstate.key, 1)  # a fresh draw for the next state
+        return jnp.clip(action, tstate.low, tstate.high), tstate.replace(key=next_key)
+
+    def map_mask(mask, inner, tstate):
+        return (tstate.low, tstate.high)
+
+    return ActionTransform(space=space, init=init, apply=apply, map_mask=map_mask, observe=observe,
+                           name=f"interval_mask(width={width}, eps={eps:g})")

@@ -1,0 +1,228 @@
+"""Pieces the continuous-action actor-critic agents (SAC, REDQ, TD3/DDPG) share.
+
+Actions and masks. A policy produces a *unit* action u in [-1, 1]^d; `squash_to_bounds`
+maps it affinely into [low, high], the action space's bounds or, when the TimeStep
+carries a state-dependent Box mask `(low, high)`, the mask's. So every action `act`
+returns lies inside the mask. Critics see the env action rescaled by the (static) space
+bounds to [-1, 1] (`critic_action`), so a narrowed mask changes the action, not its units.
+
+Log-probabilities (SAC) are those of the tanh-squashed unit action: the affine map to
+[low, high] only adds a state-dependent constant, which would make the entropy target
+depend on the mask width (a narrow mask could never reach it).
+
+Networks work on any leading batch axes:
+
+    GaussianActor(obs [..., *obs_shape]) -> (mean [..., d], log_std [..., d])
+    DeterministicActor(obs)              -> unit action [..., d]
+    QEnsemble(obs, action [..., d])      -> Q-values [..., num_critics]
+
+Optimisers are Adam with optional global-norm clipping, built by `optax.inject_hyperparams`
+so learning rates are pytree leaves of the optimiser state (and `vmap` sweeps them).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxrl_actions import running_stats
+from jaxrl_actions.environment import EnvSpec
+from jaxrl_actions.networks.mlp import MLP
+from jaxrl_actions.spaces import Box
+
+
+# ---------------------------------------------------------------------------------------
+# Spaces, masks and action scaling
+
+
+def check_box_spec(spec: EnvSpec, agent: str) -> int:
+    """The action dimension; raises a ValueError unless the action space is a bounded Box."""
+    space = spec.action_space
+    if not isinstance(space, Box):
+        raise ValueError(f"{agent} needs a Box action space, got {space!r}; discretising agents suit other spaces")
+    if not space.bounded:
+        raise ValueError(f"{agent} needs a bounded Box action space (a tanh policy), got {space!r}")
+    return int(np.prod(space.shape)) if space.shape else 1
+
+
+def action_bounds(space: Box, mask: Optional[tuple]) -> tuple[jax.Array, jax.Array]:
+    """(low, high) an action must lie in: the state-dependent mask, else the space bounds."""
+    if mask is None:
+        return jnp.asarray(space.low), jnp.asarray(space.high)
+    low, high = mask
+    return jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
+
+
+def squash_to_bounds(unit: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
+    """Affine map of u in [-1, 1] onto [low, high] (shapes broadcast); clipped so float
+    rounding never leaves the interval."""
+    action = low + (unit + 1.0) * 0.5 * (high - low)
+    return jnp.clip(action, low, high)
+
+
+def critic_action(space: Box, action: jax.Array) -> jax.Array:
+    """Env action rescaled by the static space bounds to [-1, 1] (the critic's input)."""
+    low, high = jnp.asarray(space.low), jnp.asarray(space.high)
+    half = jnp.where(high > low, (high - low) * 0.5, 1.0)
+    return (action - (high + low) * 0.5) / half
+
+
+def flatten_obs(obs: jax.Array, obs_space: Any) -> jax.Array:
+    """[..., *obs_shape] -> float32[..., prod(obs_shape)]."""
+    obs = jnp.asarray(obs, jnp.float32)
+    ndim = len(obs_space.shape)
+    return obs.reshape(obs.shape[: obs.ndim - ndim] + (-1,))
+
+
+# Optional observation normalisation inside the agent: running moments of the observations
+# in the replay batches (so the buffer keeps raw observations and `act` needs no wrapper).
+
+
+def init_obs_stats(obs_space: Any) -> running_stats.RunningStats:
+    return running_stats.init((int(np.prod(obs_space.shape)) if obs_space.shape else 1,))
+
+
+def network_obs(stats: running_stats.RunningStats, obs: jax.Array, obs_space: Any, normalize: bool) -> jax.Array:
+    """What the networks see: flat float32 observations, normalised when `normalize`."""
+    flat = flatten_obs(obs, obs_space)
+    return running_stats.normalize(stats, flat) if normalize else flat
+
+
+def observe_batch(stats: running_stats.RunningStats, obs: jax.Array, obs_space: Any, normalize: bool):
+    return running_stats.update(stats, flatten_obs(obs, obs_space)) if normalize else stats
+
+
+# ---------------------------------------------------------------------------------------
+# Networks
+
+
+class GaussianActor(nn.Module):
+    """Mean and log standard deviation of a diagonal Gaussian over pre-tanh actions;
+    log_std squashed smoothly into [log_std_min, log_std_max]."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        features = MLP(tuple(self.hidden_sizes), self.activation)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features)
+        raw = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
+        return mean, log_std
+
+
+class DeterministicActor(nn.Module):
+    """A unit action tanh(f(obs)) in [-1, 1]^d."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        features = MLP(tuple(self.hidden_sizes), self.activation)(obs)
+        return jnp.tanh(nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features))
+
+
+class _QNetwork(nn.Module):
+    hidden_sizes: Sequence[int]
+    activation: str
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        x = jnp.concatenate([obs, action], axis=-1)
+        return MLP(tuple(self.hidden_sizes), self.activation, output_size=1)(x)[..., 0]
+
+
+class QEnsemble(nn.Module):
+    """`num_critics` independent Q-networks (separate parameters, stacked on axis 0 of
+    every kernel) evaluated together: Q(obs, action) -> [..., num_critics]."""
+
+    num_critics: int = 2
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            _QNetwork,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=-1,
+            axis_size=self.num_critics,
+        )
+        return ensemble(tuple(self.hidden_sizes), self.activation)(obs, action)
+
+
+# ---------------------------------------------------------------------------------------
+# Tanh-Gaussian policy
+
+
+def tanh_gaussian(mean: jax.Array, log_std: jax.Array) -> distrax.Distribution:
+    """Distribution over unit actions tanh(z), z ~ N(mean, exp(log_std)), event over the
+    last axis (distrax's Tanh bijector has a numerically stable log-det)."""
+    base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+    return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+
+
+def sample_unit_action(mean: jax.Array, log_std: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(unit action [..., d], log-prob [...]) by the reparameterisation trick."""
+    return tanh_gaussian(mean, log_std).sample_and_log_prob(seed=key)
+
+
+def ensemble_target(q: jax.Array, key: jax.Array, subset_size: int) -> jax.Array:
+    """[B, N] -> [B]: the minimum over a random subset of `subset_size` critics (REDQ's
+    in-target minimisation; the whole ensemble, and no randomness, when subset_size == N)."""
+    num = q.shape[-1]
+    if subset_size >= num:
+        return jnp.min(q, axis=-1)
+    chosen = jax.random.choice(key, num, (subset_size,), replace=False)
+    return jnp.min(q[..., chosen], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------
+# Optimisation
+
+
+def _clipped_adam(learning_rate: Any, max_grad_norm: Any) -> optax.GradientTransformation:
+    # max_grad_norm <= 0 turns clipping off (clip_by_global_norm(inf) is the identity).
+    limit = jnp.where(max_grad_norm > 0, max_grad_norm, jnp.inf)
+    return optax.chain(optax.clip_by_global_norm(limit), optax.adam(learning_rate))
+
+
+ADAM = optax.inject_hyperparams(_clipped_adam)
+
+
+@struct.dataclass
+class Learner:
+    """Parameters with their optimiser state."""
+
+    params: Any
+    opt_state: Any
+
+
+def make_learner(params: Any, learning_rate: Any, max_grad_norm: Any) -> Learner:
+    return Learner(params, ADAM(learning_rate=learning_rate, max_grad_norm=max_grad_norm).init(params))
+
+
+def apply_gradients(learner: Learner, grads: Any) -> Learner:
+    """One Adam step with the hyper-parameters stored in the optimiser state."""
+    tx = ADAM(learning_rate=0.0, max_grad_norm=0.0)  # values unused: the state holds them
+    updates, opt_state = tx.update(grads, learner.opt_state, learner.params)
+    return Learner(optax.apply_updates(learner.params, updates), opt_state)
+
+
+def global_norm(tree: Any) -> jax.Array:
+    return optax.global_norm(tree)
+

@@ -1,0 +1,251 @@
+"""Proximal Policy Optimisation for every action space, with action masks.
+
+Clipped surrogate objective, GAE with truncation bootstrapping, entropy bonus, clipped
+value loss, linear learning-rate annealing, gradient clipping by global norm, optional
+observation normalisation (running statistics kept in the agent state, so `act` applies
+them wherever the agent is used) and reward scaling. Separate actor and critic MLPs; the
+policy head is the mask-aware distribution of `networks.heads` for the action space
+(categorical, factorised, Bernoulli pairs, Plackett-Luce subsets, tanh-Gaussian, tuples).
+
+    config = PPOConfig(total_steps=500_000, num_envs=8, lr=2.5e-4)
+    state = init(key, env.spec, config)
+    action = act(state, obs, mask, key, deterministic=False)
+    state, metrics = update(state, rollout, key)        # one PPO iteration on a Rollout
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl_actions import running_stats
+from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import Agent, PolicyOutput, validate_config
+from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env, minibatch_epochs
+from jaxrl_actions.environment import EnvSpec
+from jaxrl_actions.losses import clipped_value_loss, gae_advantages, normalize, ppo_policy_loss
+from jaxrl_actions.networks.heads import PolicyHead, distribution
+from jaxrl_actions.networks.mlp import MLP
+from jaxrl_actions.spaces import Box, Space
+from jaxrl_actions.training.on_policy import OnPolicyConfig
+
+
+@struct.dataclass
+class PPOConfig(OnPolicyConfig):
+    # structure (static): a change needs its own compile
+    update_epochs: int = struct.field(pytree_node=False, default=4)
+    num_minibatches: int = struct.field(pytree_node=False, default=4)
+    hidden_sizes: tuple = struct.field(pytree_node=False, default=(64, 64))
+    activation: str = struct.field(pytree_node=False, default="tanh")
+    anneal_lr: bool = struct.field(pytree_node=False, default=True)
+    normalize_obs: bool = struct.field(pytree_node=False, default=False)
+    normalize_advantages: bool = struct.field(pytree_node=False, default=True)
+    clip_value: bool = struct.field(pytree_node=False, default=True)
+    mask_in_gradient: bool = struct.field(pytree_node=False, default=True)  # False: mask only when sampling
+    # hyper-parameters (pytree leaves): vmap sweeps them
+    lr: float = 2.5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    reward_scale: float = 1.0
+    init_log_std: float = 0.0
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.steps_per_update // self.num_minibatches
+
+    @property
+    def total_gradient_steps(self) -> int:
+        return self.num_updates * self.update_epochs * self.num_minibatches
+
+
+HPARAM_CHECKS = {
+    "lr": lambda v: v > 0,
+    "gamma": lambda v: (v >= 0) & (v <= 1),
+    "gae_lambda": lambda v: (v >= 0) & (v <= 1),
+    "clip_eps": lambda v: v > 0,
+    "ent_coef": lambda v: v >= 0,
+    "vf_coef": lambda v: v >= 0,
+    "max_grad_norm": lambda v: v > 0,
+    "reward_scale": lambda v: v > 0,
+}
+
+
+def check_config(config: PPOConfig) -> None:
+    validate_config(config, HPARAM_CHECKS)
+    if config.steps_per_update % config.num_minibatches:
+        raise ValueError(
+            f"PPOConfig.num_minibatches={config.num_minibatches} must divide num_envs * rollout_len = "
+            f"{config.steps_per_update}")
+    if config.update_epochs < 1:
+        raise ValueError(f"PPOConfig.update_epochs={config.update_epochs} must be >= 1")
+
+
+class Networks(struct.PyTreeNode):
+    """The static part of the agent: modules and the action space (hashable)."""
+
+    actor: nn.Module = struct.field(pytree_node=False)
+    critic: nn.Module = struct.field(pytree_node=False)
+    space: Space = struct.field(pytree_node=False)
+
+
+@struct.dataclass
+class PPOState:
+    params: dict  # {"actor": ..., "critic": ...}
+    opt_state: Any
+    obs_stats: running_stats.RunningStats
+    config: PPOConfig
+    nets: Networks = struct.field(pytree_node=False)
+
+
+class Actor(nn.Module):
+    space: Space
+    hidden_sizes: tuple
+    activation: str
+    obs_ndim: int
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, obs):
+        features = MLP(self.hidden_sizes, self.activation, obs_ndim=self.obs_ndim)(obs)
+        return PolicyHead(self.space, self.init_log_std)(features)
+
+
+def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    """Adam with global-norm clipping; the (possibly traced) lr anneals linearly to 0."""
+    if config.anneal_lr:
+        lr = lambda count: config.lr * (1.0 - count / config.total_gradient_steps)
+    else:
+        lr = config.lr
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+
+def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
+    check_config(config)
+    obs_shape = spec.obs_space.shape
+    obs_ndim = max(1, len(obs_shape))
+    actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim,
+                  init_log_std=0.0)
+    critic = MLP(tuple(config.hidden_sizes), config.activation, output_size=1, obs_ndim=obs_ndim)
+    dummy = jnp.zeros(obs_shape if obs_shape else (1,), jnp.float32)
+    actor_key, critic_key = jax.random.split(key)
+    params = {"actor": actor.init(actor_key, dummy), "critic": critic.init(critic_key, dummy)}
+    params["actor"]["params"]["PolicyHead_0"]["log_std"] += config.init_log_std
+    return PPOState(
+        params=params,
+        opt_state=make_optimizer(config).init(params),
+        obs_stats=running_stats.init(dummy.shape),
+        config=config,
+        nets=Networks(actor, critic, spec.action_space),
+    )
+
+
+def _obs(state: PPOState, obs):
+    if not state.config.normalize_obs:
+        return obs
+    return running_stats.normalize(state.obs_stats, obs)
+
+
+def _dist(state: PPOState, params, obs, mask):
+    outputs, log_std = state.nets.actor.apply(params["actor"], obs)
+    return distribution(state.nets.space, outputs, log_std, mask, state.config.mask_in_gradient)
+
+
+def _value(state: PPOState, params, obs):
+    return state.nets.critic.apply(params["critic"], obs)[..., 0]
+
+
+def act(state: PPOState, obs, mask, key, deterministic=False):
+    """The action for one observation (sampled, or the distribution's mode)."""
+    dist = _dist(state, state.params, _obs(state, obs), mask)
+    raw = jax.tree.map(lambda m, s: jnp.where(deterministic, m, s), dist.mode(), dist.sample(key))
+    return dist.to_action(raw)
+
+
+def policy_step(state: PPOState, obs, mask, key) -> PolicyOutput:
+    obs = _obs(state, obs)
+    dist = _dist(state, state.params, obs, mask)
+    raw = dist.sample(key)
+    return PolicyOutput(dist.to_action(raw), raw, dist.log_prob(raw), _value(state, state.params, obs))
+
+
+def value(state: PPOState, obs):
+    return _value(state, state.params, _obs(state, obs))
+
+
+def loss(params, state: PPOState, batch):
+    """PPO loss on a flat minibatch [N]; returns (loss, metrics)."""
+    config = state.config
+    obs, raw, mask, old_log_prob, old_value, advantages, targets = batch
+
+    def per_sample(o, r, m):
+        dist = _dist(state, params, o, m)
+        return dist.log_prob(r), dist.entropy(), _value(state, params, o)
+
+    log_prob, entropy, values = jax.vmap(per_sample)(obs, raw, mask)
+    if config.normalize_advantages:
+        advantages = normalize(advantages)
+    policy_loss = ppo_policy_loss(log_prob, old_log_prob, advantages, config.clip_eps)
+    if config.clip_value:
+        value_loss = clipped_value_loss(values, old_value, targets, config.clip_eps)
+    else:
+        value_loss = 0.5 * jnp.mean(jnp.square(values - targets))
+    entropy = entropy.mean()
+    total = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    log_ratio = log_prob - old_log_prob
+    metrics = {
+        "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+        "approx_kl": jnp.mean(jnp.exp(log_ratio) - 1.0 - log_ratio),
+        "clip_fraction": jnp.mean(jnp.abs(jnp.exp(log_ratio) - 1.0) > config.clip_eps),
+    }
+    return total, metrics
+
+
+def update(state: PPOState, rollout: Rollout, key) -> tuple[PPOState, dict]:
+    """One PPO iteration: targets, then `update_epochs` x `num_minibatches` Adam steps,
+    then the observation statistics absorb the rollout's observations."""
+    config = state.config
+    # The rollout's log-probs and values were computed with the current statistics; the
+    # loss must see the same normalised observations, so statistics update last.
+    obs = _obs(state, rollout.obs)
+    advantages, targets = gae_advantages(
+        rollout.reward * config.reward_scale, rollout.value, rollout.terminated, rollout.truncated,
+        rollout.final_value, rollout.last_value, config.gamma, config.gae_lambda)
+    data = flatten_time_env(
+        (obs, rollout.raw_action, rollout.action_mask, rollout.log_prob, rollout.value, advantages, targets))
+    optimizer = make_optimizer(config)
+    frozen = state.replace(config=config.replace(normalize_obs=False))  # obs already normalised
+
+    def minibatch_step(carry, batch):
+        params, opt_state = carry
+        grads, metrics = jax.grad(loss, has_aux=True)(params, frozen, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), metrics
+
+    (params, opt_state), metrics = minibatch_epochs(
+        key, (state.params, state.opt_state), data, config.update_epochs, config.num_minibatches, minibatch_step)
+    obs_stats = state.obs_stats
+    if config.normalize_obs:
+        obs_stats = running_stats.update(obs_stats, flatten_time_env(rollout.obs))
+    return state.replace(params=params, opt_state=opt_state, obs_stats=obs_stats), metrics
+
+
+AGENT = Agent(
+    name="ppo",
+    family="on_policy",
+    config_cls=PPOConfig,
+    init=init,
+    act=act,
+    update=update,
+    policy_step=policy_step,
+    value=value,
+    description="PPO for any action space with masks (clip, GAE, entropy, lr annealing, obs norm)",
+)
+register(AGENT)

@@ -1,0 +1,242 @@
+"""Soft Actor-Critic (Haarnoja et al. 2018, with automatic entropy tuning) for Box actions,
+written once for an ensemble of critics so REDQ (`agents/redq.py`) is a configuration.
+
+    config = SACConfig(total_steps=1_000_000)
+    state = init(key, spec, config)
+    action = act(state, obs, mask, key, deterministic=False)   # one observation
+    state, metrics = update(state, batch, key)                 # batch: Transition [B]
+
+One `update` is one gradient step:
+  critics  every step: y = r + gamma (1 - terminated) (min_{M random of N} Q'(s', a') -
+           alpha log pi(a'|s')), a' ~ pi(s') inside the next state's mask; loss = sum over
+           critics of the mean squared error to y
+  actor    every `policy_delay` steps: mean(alpha log pi(a|s) - Q_agg(s, a)) with a ~ pi(s)
+           reparameterised; Q_agg = min over critics (SAC) or mean (REDQ)
+  alpha    with the actor: -log_alpha * (log pi + target_entropy) (if `autotune_alpha`)
+  targets  Polyak averaging with rate tau every step
+
+Masks: actions are squashed into the (low, high) mask of their state (see
+`agents/continuous.py`), in `act` and in both bootstrap and actor losses.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl_actions import td
+from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import Agent, validate_config
+from jaxrl_actions.agents.continuous import (
+    GaussianActor,
+    Learner,
+    QEnsemble,
+    action_bounds,
+    apply_gradients,
+    check_box_spec,
+    critic_action,
+    ensemble_target,
+    flatten_obs,
+    init_obs_stats,
+    make_learner,
+    network_obs,
+    observe_batch,
+    sample_unit_action,
+    squash_to_bounds,
+    tanh_gaussian,
+)
+from jaxrl_actions.environment import EnvSpec
+from jaxrl_actions.training.off_policy import OffPolicyConfig
+from jaxrl_actions.types import Transition
+
+ACTOR_Q_REDUCTIONS = ("min", "mean")
+
+
+@struct.dataclass
+class SACConfig(OffPolicyConfig):
+    # structure (static)
+    actor_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
+    critic_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
+    activation: str = struct.field(pytree_node=False, default="relu")
+    num_critics: int = struct.field(pytree_node=False, default=2)  # N
+    target_subset: int = struct.field(pytree_node=False, default=2)  # M critics minimised in the target
+    actor_q: str = struct.field(pytree_node=False, default="min")  # "min" (SAC) | "mean" (REDQ)
+    policy_delay: int = struct.field(pytree_node=False, default=1)  # critic steps per actor step
+    autotune_alpha: bool = struct.field(pytree_node=False, default=True)
+    normalize_obs: bool = struct.field(pytree_node=False, default=False)  # running moments of replayed obs
+    # hyper-parameters (pytree leaves: vmap sweeps them)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    init_alpha: float = 1.0
+    target_entropy_per_dim: float = -1.0  # target entropy = this * action_dim
+    reward_scale: float = 1.0
+    max_grad_norm: float = 0.0  # global-norm clipping; <= 0 turns it off
+    log_std_min: float = struct.field(pytree_node=False, default=-5.0)
+    log_std_max: float = struct.field(pytree_node=False, default=2.0)
+
+
+@struct.dataclass
+class SACState:
+    actor: Learner
+    critic: Learner
+    target_critic_params: Any
+    log_alpha: Learner  # params: float32[]
+    obs_stats: Any  # running_stats.RunningStats of replayed observations (used if normalize_obs)
+    updates: jax.Array  # int32[] gradient steps taken
+    config: SACConfig
+    spec: EnvSpec = struct.field(pytree_node=False)
+
+
+def check(config: SACConfig) -> None:
+    validate_config(config, {
+        "actor_lr": lambda v: v > 0, "critic_lr": lambda v: v > 0, "alpha_lr": lambda v: v >= 0,
+        "gamma": lambda v: (v >= 0) & (v <= 1), "tau": lambda v: (v > 0) & (v <= 1),
+        "init_alpha": lambda v: v > 0, "reward_scale": lambda v: v > 0,
+        "num_critics": lambda v: v >= 1, "target_subset": lambda v: v >= 1, "policy_delay": lambda v: v >= 1,
+    })
+    if config.target_subset > config.num_critics:
+        raise ValueError(f"{type(config).__name__}.target_subset={config.target_subset} exceeds num_critics={config.num_critics}")
+    if config.actor_q not in ACTOR_Q_REDUCTIONS:
+        raise ValueError(f"{type(config).__name__}.actor_q={config.actor_q!r}; choose one of {ACTOR_Q_REDUCTIONS}")
+
+
+def _actor(config: SACConfig, action_dim: int) -> GaussianActor:
+    return GaussianActor(action_dim, tuple(config.actor_hidden), config.activation, config.log_std_min, config.log_std_max)
+
+
+def _critic(config: SACConfig) -> QEnsemble:
+    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation)
+
+
+def _action_dim(spec: EnvSpec) -> int:
+    return check_box_spec(spec, "SAC")
+
+
+def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
+    check(config)
+    action_dim = _action_dim(spec)
+    k_actor, k_critic = jax.random.split(key)
+    obs = flatten_obs(jnp.zeros(spec.obs_space.shape), spec.obs_space)
+    action = jnp.zeros((action_dim,), jnp.float32)
+    actor_params = _actor(config, action_dim).init(k_actor, obs)
+    critic_params = _critic(config).init(k_critic, obs, action)
+    log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
+    return SACState(
+        actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
+        critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm),
+        target_critic_params=critic_params,
+        log_alpha=make_learner(log_alpha, config.alpha_lr, 0.0),
+        obs_stats=init_obs_stats(spec.obs_space),
+        updates=jnp.int32(0),
+        config=config,
+        spec=spec,
+    )
+
+
+def _obs(state: SACState, obs) -> jax.Array:
+    return network_obs(state.obs_stats, obs, state.spec.obs_space, state.config.normalize_obs)
+
+
+def _policy_action(state: SACState, actor_params, obs, mask, key):
+    """(env action [..., d], log-prob [...]) sampled inside the mask's bounds."""
+    space = state.spec.action_space
+    mean, log_std = _actor(state.config, _action_dim(state.spec)).apply(actor_params, _obs(state, obs))
+    unit, log_prob = sample_unit_action(mean, log_std, key)
+    low, high = action_bounds(space, mask)
+    return squash_to_bounds(unit, low, high), log_prob
+
+
+def _q_values(state: SACState, critic_params, obs, action) -> jax.Array:
+    space = state.spec.action_space
+    return _critic(state.config).apply(critic_params, _obs(state, obs), critic_action(space, action))
+
+
+def act(state: SACState, obs, mask, key, deterministic: bool = False) -> jax.Array:
+    """One action inside (low, high) of `mask` (the space's bounds when None)."""
+    space = state.spec.action_space
+    if not deterministic:
+        return _policy_action(state, state.actor.params, obs, mask, key)[0]
+    mean, _ = _actor(state.config, _action_dim(state.spec)).apply(state.actor.params, _obs(state, obs))
+    return squash_to_bounds(jnp.tanh(mean), *action_bounds(space, mask))
+
+
+def _critic_loss(critic_params, state: SACState, batch: Transition, key):
+    config = state.config
+    k_next, k_subset = jax.random.split(key)
+    alpha = jnp.exp(state.log_alpha.params)
+    next_action, next_log_prob = _policy_action(state, state.actor.params, batch.next_obs, batch.next_action_mask, k_next)
+    next_q = ensemble_target(_q_values(state, state.target_critic_params, batch.next_obs, next_action), k_subset,
+                             config.target_subset)
+    target = td.td_target(config.reward_scale * batch.reward, batch.terminated,
+                          td.soft_value(next_q, next_log_prob, alpha), config.gamma)
+    q = _q_values(state, critic_params, batch.obs, batch.action)  # [B, N]
+    loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
+    return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}
+
+
+def _actor_loss(actor_params, state: SACState, batch: Transition, key):
+    alpha = jnp.exp(state.log_alpha.params)
+    action, log_prob = _policy_action(state, actor_params, batch.obs, batch.action_mask, key)
+    q = _q_values(state, state.critic.params, batch.obs, action)
+    q = jnp.min(q, axis=-1) if state.config.actor_q == "min" else jnp.mean(q, axis=-1)
+    loss = jnp.mean(alpha * log_prob - q)
+    return loss, log_prob
+
+
+def _alpha_loss(log_alpha, log_prob, target_entropy):
+    return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
+
+
+def _update_actor_and_alpha(state: SACState, batch: Transition, key) -> tuple[SACState, dict]:
+    config = state.config
+    (actor_loss, log_prob), grads = jax.value_and_grad(_actor_loss, has_aux=True)(state.actor.params, state, batch, key)
+    actor = apply_gradients(state.actor, grads)
+    log_alpha = state.log_alpha
+    if config.autotune_alpha:
+        target_entropy = config.target_entropy_per_dim * _action_dim(state.spec)
+        alpha_grads = jax.grad(_alpha_loss)(log_alpha.params, log_prob, target_entropy)
+        log_alpha = apply_gradients(log_alpha, alpha_grads)
+    metrics = {"actor_loss": actor_loss, "entropy": -jnp.mean(log_prob)}
+    return state.replace(actor=actor, log_alpha=log_alpha), metrics
+
+
+def update(state: SACState, batch: Transition, key) -> tuple[SACState, dict]:
+    """One gradient step on a batch [B] (see module docstring)."""
+    config = state.config
+    k_critic, k_actor = jax.random.split(key)
+    state = state.replace(obs_stats=observe_batch(state.obs_stats, batch.obs, state.spec.obs_space, config.normalize_obs))
+    (_, critic_metrics), grads = jax.value_and_grad(_critic_loss, has_aux=True)(state.critic.params, state, batch, k_critic)
+    critic = apply_gradients(state.critic, grads)
+    state = state.replace(critic=critic, target_critic_params=td.soft_update(state.target_critic_params, critic.params, config.tau))
+
+    if config.policy_delay == 1:
+        state, actor_metrics = _update_actor_and_alpha(state, batch, k_actor)
+    else:
+        skip_metrics = jax.tree_util.tree_map(
+            lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(_update_actor_and_alpha, state, batch, k_actor)[1]
+        )
+        # REDQ-style: the actor learns on the last critic step of each group of `policy_delay`.
+        state, actor_metrics = jax.lax.cond(
+            (state.updates + 1) % config.policy_delay == 0,
+            lambda: _update_actor_and_alpha(state, batch, k_actor),
+            lambda: (state, skip_metrics),
+        )
+    metrics = {**critic_metrics, **actor_metrics, "alpha": jnp.exp(state.log_alpha.params)}
+    return state.replace(updates=state.updates + 1), metrics
+
+
+AGENT = Agent(
+    name="sac",
+    family="off_policy",
+    config_cls=SACConfig,
+    init=init,
+    act=act,
+    update=update,
+    description="Soft Actor-Critic: twin Q, tanh-Gaussian policy, automatic entropy tuning (Box actions, masks)",
+)
+register(AGENT)

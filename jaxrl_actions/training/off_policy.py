@@ -1,0 +1,222 @@
+"""The off-policy training loop (SAC, TD3/DDPG, REDQ; later DQN-style agents): act in
+`num_envs` parallel envs, store transitions in a replay buffer inside `jit`, and take
+`utd` gradient steps on uniformly sampled batches per iteration.
+
+    trainer = make_trainer(env, agent, config)      # Trainer protocol (training/common.py)
+    carry = trainer.init(key)
+    carry, metrics = trainer.update(carry)          # one iteration
+
+Scan nesting of a fused run (`common.fused_train`):
+
+    scan over iterations (num_updates = total_steps // num_envs)      update(carry)
+      |- act: all envs step once (random actions from the space, respecting masks, for
+      |       the first warmup_steps env steps; then agent.act)       [num_envs]
+      |- replay.add(Transition[num_envs])
+      |- if learning (after warm-up and once a batch fits):
+           scan over utd gradient steps:  sample Transition[batch_size] -> agent.update
+
+The loop knows nothing about the action space beyond `space.sample(key, mask)` and
+`space.mask_has_valid(mask)`; agents plug in with `act(state, obs, mask, key,
+deterministic)` and `update(state, batch, key) -> (state, metrics)`, and keep their own
+target networks. Bootstrapping: a `terminated` transition stops it; a truncated one stores
+`final_obs` (AutoReset's last observation of the old episode) as `next_obs`.
+
+Config: an agent config that subclasses `OffPolicyConfig` (these fields are static).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl_actions.agents.base import Agent
+from jaxrl_actions.buffers.replay import make_replay_buffer
+from jaxrl_actions.training.common import ErrorFlag, Trainer
+from jaxrl_actions.types import EPISODE_LENGTH, EPISODE_RETURN, TimeStep, Transition
+from jaxrl_actions.wrappers import AutoReset, VecEnv, find_wrapper, wrap_for_training
+
+
+@struct.dataclass
+class OffPolicyConfig:
+    """Loop settings every off-policy agent config inherits (all structural)."""
+
+    total_steps: int = struct.field(pytree_node=False, default=1_000_000)  # env steps over all envs
+    num_envs: int = struct.field(pytree_node=False, default=1)
+    batch_size: int = struct.field(pytree_node=False, default=256)
+    buffer_size: int = struct.field(pytree_node=False, default=1_000_000)
+    warmup_steps: int = struct.field(pytree_node=False, default=10_000)  # random-action env steps before learning
+    # Gradient steps per iteration (one step of every env): the update-to-data ratio when num_envs == 1.
+    utd: int = struct.field(pytree_node=False, default=1)
+
+
+@struct.dataclass
+class OffPolicyCarry:
+    step: jax.Array  # int32[] iterations done
+    error: ErrorFlag
+    agent_state: Any
+    env_state: Any  # batched [num_envs]
+    timestep: TimeStep  # [num_envs] the latest TimeStep: what the agent acts on next
+    buffer_state: Any
+    key: jax.Array
+
+
+def check_config(config: OffPolicyConfig) -> None:
+    """Host-side checks of the loop settings, naming the bad field and value."""
+    if not isinstance(config, OffPolicyConfig):
+        raise TypeError(f"the off-policy loop needs a config subclassing OffPolicyConfig, got {type(config).__name__}")
+    positive = ("total_steps", "num_envs", "batch_size", "buffer_size")
+    for name in positive:
+        if int(getattr(config, name)) < 1:
+            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
+    for name in ("warmup_steps", "utd"):
+        if int(getattr(config, name)) < 0:
+            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 0")
+    if config.total_steps < config.num_envs:
+        raise ValueError(f"total_steps={config.total_steps} is less than one step of num_envs={config.num_envs} envs")
+    if config.buffer_size < max(config.batch_size, config.num_envs):
+        raise ValueError(
+            f"buffer_size={config.buffer_size} must hold a batch (batch_size={config.batch_size}) "
+            f"and one step of all envs (num_envs={config.num_envs})"
+        )
+
+
+def learning_starts(config: OffPolicyConfig) -> int:
+    """First iteration that learns: after warm-up and once the buffer holds a batch."""
+    steps = max(config.warmup_steps, config.batch_size)
+    return math.ceil(steps / config.num_envs)
+
+
+def training_env(env, num_envs: int):
+    """`env` batched and auto-resetting with episode statistics; an env that already is
+    (a VecEnv over AutoReset) is used as given."""
+    if find_wrapper(env, VecEnv) is None:
+        return wrap_for_training(env, num_envs)
+    if find_wrapper(env, AutoReset) is None:
+        raise ValueError(f"the off-policy loop needs auto-resetting envs; {env!r} has a VecEnv but no AutoReset")
+    if env.num_envs != num_envs:
+        raise ValueError(f"{env!r} runs {env.num_envs} envs but the config asks for num_envs={num_envs}")
+    return env
+
+
+def empty_mask(space, mask) -> jax.Array:
+    """bool[num_envs]: the env offers no valid action (False everywhere without masks)."""
+    if mask is None:
+        return jnp.zeros((1,), bool)
+    return ~jax.vmap(space.mask_has_valid)(mask)
+
+
+def bootstrap_mask(space, ts: TimeStep) -> Any:
+    """The action mask of each `next_obs`. After an episode ends, `ts.action_mask` already
+    belongs to the next episode and the final state's mask is not kept, so those entries use
+    the all-valid mask; only truncated steps bootstrap from them (terminated ones do not)."""
+    if ts.action_mask is None:
+        return None
+    done = ts.done
+    full = jax.tree_util.tree_map(lambda m: jnp.broadcast_to(m, (done.shape[0],) + m.shape), space.all_valid_mask())
+
+    def pick(valid, current):
+        return jnp.where(done.reshape(done.shape + (1,) * (current.ndim - 1)), valid, current)
+
+    return jax.tree_util.tree_map(pick, full, ts.action_mask)
+
+
+def episode_return(ts: TimeStep) -> jax.Array:
+    """float32[]: mean return of the last finished episode over the envs that finished
+    one (0 while none has)."""
+    returns = ts.info[EPISODE_RETURN]
+    finished = ts.info[EPISODE_LENGTH] > 0
+    count = jnp.sum(finished)
+    return jnp.where(count > 0, jnp.sum(jnp.where(finished, returns, 0.0)) / jnp.maximum(count, 1), 0.0)
+
+
+def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
+    """The off-policy Trainer for an unbatched `env` (batched/wrapped here) and an
+    off-policy `agent`. Only structural config fields are read outside traced code."""
+    if agent.family != "off_policy":
+        raise ValueError(f"agent {agent.name!r} is {agent.family!r}; the off-policy loop needs an off_policy agent")
+    check_config(config)
+    spec = env.spec
+    space = spec.action_space
+    venv = training_env(env, config.num_envs)
+    num_envs = config.num_envs
+    buffer = make_replay_buffer(config.buffer_size, config.batch_size)
+    start = learning_starts(config)
+    warmup_iters = math.ceil(config.warmup_steps / num_envs)
+
+    def random_actions(key, mask):
+        keys = jax.random.split(key, num_envs)
+        return jax.vmap(space.sample)(keys, mask)
+
+    def policy_actions(agent_state, key, obs, mask):
+        keys = jax.random.split(key, num_envs)
+        return jax.vmap(agent.act, in_axes=(None, 0, 0, 0, None))(agent_state, obs, mask, keys, False)
+
+    def example_transition(ts: TimeStep, key) -> Transition:
+        one = jax.tree_util.tree_map(lambda x: x[0], (ts.obs, ts.action_mask))
+        obs, mask = one
+        return Transition(obs, space.sample(key, None), jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False),
+                          obs, mask, mask)
+
+    def init(key) -> OffPolicyCarry:
+        k_env, k_agent, k_example, key = jax.random.split(key, 4)
+        env_state, ts = venv.reset(k_env)
+        agent_state = agent.init(k_agent, spec, config)
+        buffer_state = buffer.init(example_transition(ts, k_example))
+        return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer_state, key)
+
+    def learn(agent_state, buffer_state, key):
+        def one_update(state, k):
+            k_sample, k_update = jax.random.split(k)
+            batch = buffer.sample(buffer_state, k_sample)
+            return agent.update(state, batch, k_update)
+
+        agent_state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, config.utd))
+        return agent_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+    def skip_learning(agent_state, buffer_state, key):
+        shapes = jax.eval_shape(learn, agent_state, buffer_state, key)[1]
+        return agent_state, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def update(carry: OffPolicyCarry) -> tuple[OffPolicyCarry, dict]:
+        key, k_random, k_policy, k_env, k_learn = jax.random.split(carry.key, 5)
+        ts = carry.timestep
+        error = carry.error.record(empty_mask(space, ts.action_mask), carry.step)
+
+        actions = jax.lax.cond(
+            carry.step < warmup_iters,
+            lambda: random_actions(k_random, ts.action_mask),
+            lambda: policy_actions(carry.agent_state, k_policy, ts.obs, ts.action_mask),
+        )
+        env_state, next_ts = venv.step(k_env, carry.env_state, actions)
+        transition = Transition(
+            obs=ts.obs,
+            action=actions,
+            reward=next_ts.reward,
+            terminated=next_ts.terminated,
+            truncated=next_ts.truncated,
+            next_obs=next_ts.final_obs,
+            action_mask=ts.action_mask,
+            next_action_mask=bootstrap_mask(space, next_ts),
+        )
+        buffer_state = buffer.add(carry.buffer_state, transition)
+
+        if config.utd > 0:
+            agent_state, learn_metrics = jax.lax.cond(
+                carry.step >= start, learn, skip_learning, carry.agent_state, buffer_state, k_learn
+            )
+        else:
+            agent_state, learn_metrics = carry.agent_state, {}
+        step = carry.step + 1
+        metrics = {
+            "episode_return": episode_return(next_ts),
+            "env_steps": step * num_envs,
+            "learning": (carry.step >= start).astype(jnp.float32),
+            **learn_metrics,
+        }
+        new_carry = OffPolicyCarry(step, error, agent_state, env_state, next_ts, buffer_state, key)
+        return new_carry, metrics
+
+    return Trainer(init=init, update=update, num_updates=config.total_steps // num_envs, steps_per_update=num_envs)

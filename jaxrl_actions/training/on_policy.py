@@ -1,0 +1,133 @@
+"""The on-policy training loop (PPO and every agent with `family="on_policy"`).
+
+    trainer = make_trainer(env, agent, config)      # Trainer protocol (training/common.py)
+    train = common.fused_train(trainer)             # train(key) -> (carry, metrics[num_updates])
+
+Scan nesting of a fused run:
+
+    scan over iterations (num_updates = total_steps // (num_envs * rollout_len))   update(carry)
+      |- collect_rollout: scan over rollout_len steps
+      |     policy_step (vmap over num_envs) -> env.step (vmap over num_envs)
+      |- agent.update(state, rollout, key)
+            compute targets (GAE) -> scan over epochs -> scan over minibatches
+
+Everything runs inside one `jit`: no host callbacks in the loop (progress, logging and
+checkpoints happen between chunks in the runner). The loop knows nothing about the action
+space beyond `space.mask_has_valid`; masks flow from the TimeStep to the policy.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl_actions.agents.base import Agent
+from jaxrl_actions.buffers.rollout import Rollout
+from jaxrl_actions.training.common import ErrorFlag, Trainer
+from jaxrl_actions.types import EPISODE_DONE, EPISODE_RETURN, INVALID_ACTION, TimeStep
+from jaxrl_actions.wrappers import wrap_for_training
+
+
+@struct.dataclass
+class OnPolicyConfig:
+    """Loop settings every on-policy agent config inherits (all structural)."""
+
+    total_steps: int = struct.field(pytree_node=False, default=500_000)  # env steps over all envs
+    num_envs: int = struct.field(pytree_node=False, default=8)
+    rollout_len: int = struct.field(pytree_node=False, default=128)
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_len
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_steps // self.steps_per_update)
+
+
+@struct.dataclass
+class OnPolicyCarry:
+    step: jax.Array  # int32[] iterations done
+    error: ErrorFlag
+    agent_state: Any
+    env_state: Any  # batched [num_envs]
+    timestep: TimeStep  # [num_envs] the latest TimeStep: what the agent acts on next
+    key: jax.Array
+    last_return: jax.Array  # float32[] mean return of the latest finished episodes
+    invalid_total: jax.Array  # int32[] invalid actions the env reported so far
+
+
+def check_config(config: OnPolicyConfig) -> None:
+    if not isinstance(config, OnPolicyConfig):
+        raise TypeError(f"the on-policy loop needs a config subclassing OnPolicyConfig, got {type(config).__name__}")
+    for name in ("total_steps", "num_envs", "rollout_len"):
+        if int(getattr(config, name)) < 1:
+            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
+
+
+def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
+    check_config(config)
+    venv = wrap_for_training(env, config.num_envs)
+    space = env.spec.action_space
+    policy_step = jax.vmap(agent.policy_step, in_axes=(None, 0, 0, 0))
+    value = jax.vmap(agent.value, in_axes=(None, 0))
+
+    def init(key):
+        agent_key, env_key, key = jax.random.split(key, 3)
+        env_state, timestep = venv.reset(env_key)
+        return OnPolicyCarry(
+            step=jnp.int32(0), error=ErrorFlag.clear(),
+            agent_state=agent.init(agent_key, env.spec, config),
+            env_state=env_state, timestep=timestep, key=key,
+            last_return=jnp.float32(0.0), invalid_total=jnp.int32(0))
+
+    def env_step(carry_and_state, key):
+        """One step of every env with the current policy; returns what the rollout keeps."""
+        agent_state, env_state, timestep, error, step = carry_and_state
+        policy_key, env_key = jax.random.split(key)
+        mask = timestep.action_mask
+        if mask is not None:
+            error = error.record(~jax.vmap(space.mask_has_valid)(mask), step)
+        out = policy_step(agent_state, timestep.obs, mask, jax.random.split(policy_key, config.num_envs))
+        env_state, next_ts = venv.step(env_key, env_state, out.action)
+        final_value = value(agent_state, next_ts.final_obs)
+        record = (timestep.obs, out, next_ts, final_value, mask)
+        return (agent_state, env_state, next_ts, error, step), record
+
+    def collect_rollout(carry: OnPolicyCarry, key):
+        start = (carry.agent_state, carry.env_state, carry.timestep, carry.error, carry.step)
+        (_, env_state, timestep, error, _), (obs, out, next_ts, final_value, mask) = jax.lax.scan(
+            env_step, start, jax.random.split(key, config.rollout_len))
+        rollout = Rollout(
+            obs=obs, action=out.action, raw_action=out.raw_action, log_prob=out.log_prob, value=out.value,
+            reward=next_ts.reward, terminated=next_ts.terminated, truncated=next_ts.truncated,
+            final_value=final_value, action_mask=mask,
+            last_value=value(carry.agent_state, timestep.obs))
+        return rollout, next_ts.info, carry.replace(env_state=env_state, timestep=timestep, error=error)
+
+    def update(carry: OnPolicyCarry):
+        rollout_key, learn_key, key = jax.random.split(carry.key, 3)
+        rollout, info, carry = collect_rollout(carry, rollout_key)
+        agent_state, learn_metrics = agent.update(carry.agent_state, rollout, learn_key)
+        finished = info[EPISODE_DONE]
+        num_finished = finished.sum()
+        mean_return = jnp.where(
+            num_finished > 0, (info[EPISODE_RETURN] * finished).sum() / jnp.maximum(num_finished, 1),
+            carry.last_return)
+        invalid = info[INVALID_ACTION].sum().astype(jnp.int32) if INVALID_ACTION in info else jnp.int32(0)
+        step = carry.step + 1
+        carry = carry.replace(step=step, agent_state=agent_state, key=key, last_return=mean_return,
+                              invalid_total=carry.invalid_total + invalid)
+        metrics = {
+            "env_steps": step * config.steps_per_update,
+            "episode_return": mean_return,
+            "episodes": num_finished,
+            "invalid_actions": carry.invalid_total,
+            **learn_metrics,
+        }
+        return carry, metrics
+
+    return Trainer(init=init, update=update, num_updates=config.num_updates,
+                   steps_per_update=config.steps_per_update)

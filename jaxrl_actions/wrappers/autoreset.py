@@ -1,0 +1,98 @@
+"""AutoReset: the outermost per-env wrapper; starts a new episode when one ends.
+
+After a step that ends an episode (`terminated | truncated`) the returned TimeStep mixes
+two episodes on purpose:
+
+    obs, action_mask               the first observation / mask of the NEW episode
+    reward, terminated, truncated, info   the step that ended the OLD episode
+    final_obs                      the last observation of the OLD episode (equal to `obs`
+                                   when nothing ended), so learners bootstrap truncated
+                                   episodes from it
+
+All selections are `jnp.where` over the state / TimeStep pytrees (the reset is computed
+every step and selected), so the wrapper is jit- and vmap-friendly.
+
+State that must survive these resets (episode statistics) is wrapped in `KeepOnReset`
+by the wrapper that owns it; AutoReset keeps the stepped value of such nodes wherever
+they sit in the nested state.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl_actions.environment import Environment, Wrapper
+from jaxrl_actions.types import PRNGKey, TimeStep
+
+
+@struct.dataclass
+class KeepOnReset:
+    """A piece of wrapper state that AutoReset carries across episode boundaries."""
+
+    value: Any
+
+
+@struct.dataclass
+class AutoResetState:
+    env_state: Any
+    # (state, TimeStep) of the first reset when `reuse_initial_state=True`, else None.
+    initial: Any = None
+
+
+def _is_keep(x: Any) -> bool:
+    return isinstance(x, KeepOnReset)
+
+
+def select_tree(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """Leaf-wise `jnp.where(pred, on_true, on_false)` for two pytrees of equal structure
+    (`pred` is a scalar per env; under vmap it is batched with the leaves)."""
+    return jax.tree_util.tree_map(lambda t, f: jnp.where(pred, t, f), on_true, on_false)
+
+
+def select_reset_state(done: jax.Array, reset_state: Any, stepped_state: Any) -> Any:
+    """The state after reset where `done`, else the stepped state; `KeepOnReset` nodes
+    always keep their stepped value."""
+
+    def pick(reset_leaf, stepped_leaf):
+        if _is_keep(stepped_leaf):
+            return stepped_leaf
+        return jnp.where(done, reset_leaf, stepped_leaf)
+
+    return jax.tree_util.tree_map(pick, reset_state, stepped_state, is_leaf=_is_keep)
+
+
+class AutoReset(Wrapper):
+    """Resets the inner env with a fresh key when an episode ends (see module docstring).
+
+    reuse_initial_state: reset to the state of the very first reset instead of calling
+        the inner `reset` (cheap for heavy physics; every episode then starts the same).
+    """
+
+    def __init__(self, env: Environment, reuse_initial_state: bool = False):
+        super().__init__(env)
+        self.reuse_initial_state = bool(reuse_initial_state)
+
+    def reset_env(self, key: PRNGKey, params: Any) -> tuple[AutoResetState, TimeStep]:
+        env_state, ts = self.env.reset(key, params)
+        ts = ts._replace(final_obs=ts.obs)
+        initial = (env_state, ts) if self.reuse_initial_state else None
+        return AutoResetState(env_state, initial), ts
+
+    def step_env(self, key, state: AutoResetState, action, params) -> tuple[AutoResetState, TimeStep]:
+        step_key, reset_key = jax.random.split(key)
+        env_state, ts = self.env.step(step_key, state.env_state, action, params)
+        if self.reuse_initial_state:
+            reset_state, reset_ts = state.initial
+        else:
+            reset_state, reset_ts = self.env.reset(reset_key, params)
+        done = ts.done
+        new_env_state = select_reset_state(done, reset_state, env_state)
+        out = ts._replace(
+            obs=select_tree(done, reset_ts.obs, ts.obs),
+            action_mask=select_tree(done, reset_ts.action_mask, ts.action_mask),
+            final_obs=ts.obs,
+        )
+        return state.replace(env_state=new_env_state), out

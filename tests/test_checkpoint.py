@@ -1,0 +1,124 @@
+"""Checkpoints: round trip, keep-last, corrupt-file fallback, and resume == uninterrupted."""
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl_actions import checkpoint
+from jaxrl_actions.training.runner import RunDirError, resume_run, run_experiment
+from test_runner import FAKE_EXPERIMENT
+
+SETTINGS = dict(seeds=2, sweep={"lr": [0.1, 0.3]}, chunks=6, checkpoint_every=2, quiet=True, plot=False)
+
+
+def _tree(x):
+    return {"w": jnp.arange(6.0).reshape(2, 3) * x, "n": jnp.int32(x), "key": jax.random.key(x)}
+
+
+def _abstract(tree):
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), tree)
+
+
+def test_round_trip_keeps_values_and_typed_keys(tmp_path):
+    d = str(tmp_path / "c")
+    for step in (1, 2, 3, 4):
+        checkpoint.save(d, step, _tree(step), {"note": step}, keep=2)
+    assert checkpoint.complete_steps(d) == [3, 4]
+    tree, meta = checkpoint.restore(d, _abstract(_tree(0)))
+    assert meta["step"] == 4 and meta["meta"] == {"note": 4}
+    np.testing.assert_array_equal(tree["w"], _tree(4)["w"])
+    assert tree["key"].dtype == _tree(0)["key"].dtype
+    np.testing.assert_array_equal(jax.random.key_data(tree["key"]), jax.random.key_data(_tree(4)["key"]))
+
+
+def test_corrupt_file_is_named_and_previous_checkpoint_used(tmp_path):
+    d = str(tmp_path / "c")
+    for step in (1, 2):
+        checkpoint.save(d, step, _tree(step))
+    state = os.path.join(checkpoint.step_dir(d, 2), checkpoint.STATE_DIR)
+    victim = max((os.path.join(r, f) for r, _, fs in os.walk(state) for f in fs), key=os.path.getsize)
+    with open(victim, "r+b") as f:  # truncate the largest file
+        f.truncate(os.path.getsize(victim) // 2)
+    warnings = []
+    tree, meta = checkpoint.restore(d, _abstract(_tree(0)), warn=warnings.append)
+    assert meta["step"] == 1
+    np.testing.assert_array_equal(tree["w"], _tree(1)["w"])
+    assert len(warnings) == 1 and victim in warnings[0] and "chunk_000001" in warnings[0]
+    # every checkpoint bad: a clear error naming each
+    os.remove(os.path.join(checkpoint.step_dir(d, 1), checkpoint.STATE_DIR, "_METADATA"))
+    with pytest.raises(checkpoint.CheckpointError, match=r"chunk_000002.*corrupt.*chunk_000001.*_METADATA is missing"):
+        checkpoint.restore(d, _abstract(_tree(0)), warn=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("full") / "r")
+    return out, run_experiment(FAKE_EXPERIMENT, out=out, **SETTINGS)
+
+
+def _interrupt_after(chunk):
+    def hook(info):
+        if info.chunk == chunk:
+            raise KeyboardInterrupt
+
+    return hook
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def test_resume_ends_with_exactly_the_uninterrupted_metrics(uninterrupted, tmp_path):
+    full_dir, full_summary = uninterrupted
+    out = str(tmp_path / "r")
+    # interrupted after chunk 3; the last checkpoint is after chunk 2
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(FAKE_EXPERIMENT, out=out, on_chunk=_interrupt_after(3), **SETTINGS)
+    before = _read(os.path.join(out, "metrics.jsonl"))
+    assert len(before.splitlines()) == 3 * 4  # chunk 3's rows were written before the stop
+    assert checkpoint.complete_steps(os.path.join(out, "checkpoints", "group0")) == [2]
+    summary = resume_run(out, FAKE_EXPERIMENT, quiet=True, plot=False)
+    after = _read(os.path.join(out, "metrics.jsonl"))
+    assert after.startswith(before)  # earlier rows kept as they were
+    assert after == _read(os.path.join(full_dir, "metrics.jsonl"))  # no duplicates, same digits
+    assert summary["trials"] == full_summary["trials"]
+
+
+def test_resume_falls_back_past_a_corrupt_checkpoint(uninterrupted, tmp_path):
+    full_dir, full_summary = uninterrupted
+    out = str(tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(FAKE_EXPERIMENT, out=out, on_chunk=_interrupt_after(4), **SETTINGS)
+    ckpts = os.path.join(out, "checkpoints", "group0")
+    assert checkpoint.complete_steps(ckpts) == [2, 4]
+    state = os.path.join(checkpoint.step_dir(ckpts, 4), checkpoint.STATE_DIR)
+    victim = next(os.path.join(r, f) for r, _, fs in os.walk(state) for f in sorted(fs) if "/d" in r)
+    with open(victim, "ab") as f:
+        f.write(b"garbage")
+    import io
+
+    stream = io.StringIO()
+    summary = resume_run(out, FAKE_EXPERIMENT, quiet=False, plot=False, stream=stream)
+    assert f"{victim} is corrupt or truncated" in stream.getvalue()
+    assert "resuming after chunk 2/6" in stream.getvalue()
+    assert summary["trials"] == full_summary["trials"]
+    assert _read(os.path.join(out, "metrics.jsonl")) == _read(os.path.join(full_dir, "metrics.jsonl"))
+
+
+def test_resume_errors(uninterrupted, tmp_path):
+    full_dir, _ = uninterrupted
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(RunDirError, match=r"config.json is missing .*notes.txt"):
+        resume_run(str(tmp_path), FAKE_EXPERIMENT)
+    with pytest.raises(RunDirError, match=r"trials\[1\].config.lr: 0.3 in the run directory, 0.2 now"):
+        run_experiment(FAKE_EXPERIMENT, out=full_dir, resume=True, **{**SETTINGS, "sweep": {"lr": [0.1, 0.2]}})
+    with pytest.raises(RunDirError, match=r"seeds: \[0, 1\] in the run directory, \[0, 1, 2\] now"):
+        resume_run(full_dir, FAKE_EXPERIMENT, seeds=3)
+    # a finished run resumes to the same summary without running anything
+    summary = resume_run(full_dir, FAKE_EXPERIMENT, quiet=True, plot=False)
+    assert summary["compiles"] == 0
