@@ -117,7 +117,7 @@ def test_bad_inputs_raise_clear_errors(bernoulli):
 
 def test_trainer_chunked_equals_fused():
     env = envs.make("bandit_semi", horizon=40)
-    agent = agents.get("cts")
+    agent = agents.get("cucb")
     trainer = make_trainer(env, agent, BanditTrainConfig(agent.config_cls(), num_instances=4, horizon=40, steps_per_update=10))
     assert trainer.num_updates == 4 and trainer.steps_per_update == 40
     _, fused = jax.jit(fused_train(trainer))(jax.random.key(0))

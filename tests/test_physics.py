@@ -24,15 +24,17 @@ def hopper():
     return envs.make("hopper")
 
 
-def test_registered_with_brax_shapes():
-    expected = {"ant": (27, 8), "hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6),
-                "humanoid": (244, 17), "inverted_pendulum": (4, 1), "swimmer": (8, 2)}
-    for name, (obs_size, action_size) in expected.items():
-        assert name in envs.names() and name in envs.HEAVY
-        spec = envs.make(name).spec
-        assert spec.obs_space == Box(-np.inf, np.inf, (obs_size,)), name
-        assert spec.action_space == Box(-1.0, 1.0, (action_size,)), name
-        assert spec.max_episode_steps == 1000
+def test_registered_with_brax_shapes(hopper):
+    from envs.physics import TASKS
+
+    assert set(TASKS) <= set(envs.names()) and set(TASKS) <= envs.HEAVY
+    built = {"hopper": hopper, "inverted_pendulum": envs.make("inverted_pendulum"), "swimmer": envs.make("swimmer")}
+    for name, env in built.items():
+        task = TASKS[name]
+        assert env.spec.obs_space == Box(-np.inf, np.inf, (task.obs_size,)), name
+        assert env.spec.action_space == Box(-1.0, 1.0, (task.action_size,)), name
+        assert env.spec.max_episode_steps == 1000
+    assert hopper.brax_env.backend == "mjx" and built["swimmer"].brax_env.backend == "generalized"
 
 
 def test_kwargs_reach_brax_and_bad_names_fail():

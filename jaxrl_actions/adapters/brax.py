@@ -121,9 +121,12 @@ class BraxEnv(Environment):
     def __init__(self, brax_env: Any, max_steps: int = DEFAULT_MAX_STEPS):
         if int(max_steps) < 1:
             raise ValueError(f"BraxEnv needs max_steps >= 1, got max_steps={max_steps}")
-        obs_size = brax_env.observation_size
-        if not isinstance(obs_size, (int, np.integer)):
-            raise TypeError(f"BraxEnv supports flat observations only, got observation_size={obs_size!r}")
+        # brax's `observation_size` runs `reset` eagerly (op by op, slow); its shape is enough.
+        with _quiet_trace():
+            obs = jax.eval_shape(lambda key: brax_env.reset(key).obs, jax.random.key(0))
+        if not isinstance(obs, jax.ShapeDtypeStruct) or len(obs.shape) != 1:
+            raise TypeError(f"BraxEnv supports flat observations only, got {obs!r}")
+        obs_size = obs.shape[0]
         self.brax_env = brax_env
         self.max_steps = int(max_steps)
         self._spec = EnvSpec(

@@ -26,6 +26,7 @@ import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxrl_actions import spaces
@@ -185,7 +186,7 @@ def head_size(space: spaces.Space) -> int:
     if isinstance(space, spaces.Subset):
         return space.n
     if isinstance(space, spaces.Box):
-        return int(jnp.prod(jnp.array(space.shape))) if space.shape else 1
+        return int(np.prod(space.shape)) if space.shape else 1
     if isinstance(space, spaces.Tuple):
         return sum(head_size(s) for s in space.spaces)
     raise TypeError(f"no policy head for space {space!r}")
