@@ -6,7 +6,8 @@ one CPU.
 
 Each side is compiled ahead of time (`jax.jit(train).lower(key).compile()`, timed as
 `compile_s`), then the compiled call is timed with `block_until_ready`, best of `--repeats`
-(`wall_s`, compile excluded). Writes JSON:
+(`wall_s`, compile excluded); the two sides' timed calls alternate, so a busy machine
+slows both alike. Writes JSON:
 
     {"ours": {"wall_s", "compile_s", "final_return", "final_return_source", ...},
      "rejax": {...}, "time_ratio" (= ours / rejax wall_s), "hparams", "differences", "device", ...}
@@ -25,6 +26,7 @@ import os
 import platform
 import sys
 import time
+from typing import Any, Callable, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script from anywhere
 
@@ -51,20 +53,22 @@ DIFFERENCES = [
 ]
 
 
-def time_compiled(train, key, repeats: int) -> tuple[float, float, object]:
-    """(compile_s, best wall_s over `repeats` calls, last output)."""
+class Side(NamedTuple):
+    """One implementation, compiled: `run()` is one timed training call; `summary(out)`
+    turns its output into the JSON fields besides the timings."""
+
+    compile_s: float
+    run: Callable[[], Any]
+    summary: Callable[[Any], dict]
+
+
+def compile_train(train, key) -> tuple[float, Callable[[], Any]]:
     start = time.perf_counter()
     compiled = jax.jit(train).lower(key).compile()
-    compile_s = time.perf_counter() - start
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = jax.block_until_ready(compiled(key))
-        best = min(best, time.perf_counter() - start)
-    return compile_s, best, out
+    return time.perf_counter() - start, lambda: jax.block_until_ready(compiled(key))
 
 
-def bench_ours(hp: dict, seed: int, repeats: int) -> dict:
+def ours(hp: dict, seed: int) -> Side:
     import envs
     from jaxrl_actions.agents import ppo
     from jaxrl_actions.training import make_train
@@ -78,24 +82,27 @@ def bench_ours(hp: dict, seed: int, repeats: int) -> dict:
         lr=hp["lr"], gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], clip_eps=hp["clip_eps"],
         ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"], max_grad_norm=hp["max_grad_norm"],
     )
-    key = jax.random.PRNGKey(seed)
-    compile_s, wall_s, (carry, _) = time_compiled(make_train(env, ppo.AGENT, config), key, repeats)
-    state = agent_state_of(carry)
-    eval_key = jax.random.PRNGKey(seed + 1)
-    sampled = evaluate(env, ppo.AGENT, state, eval_key, EVAL_EPISODES, deterministic=False)
-    greedy = evaluate(env, ppo.AGENT, state, eval_key, EVAL_EPISODES, deterministic=True)
-    return {
-        "wall_s": wall_s, "compile_s": compile_s,
-        "final_return": float(np.mean(sampled)),
-        "final_return_source": f"training.evaluate: {EVAL_EPISODES} episodes, sampled actions, after training",
-        "final_return_deterministic": float(np.mean(greedy)),
-        "last_training_episode_return": float(carry.last_return),
-        "env_steps": config.num_updates * config.steps_per_update,
-        "max_episode_steps": env.spec.max_episode_steps,
-    }
+    compile_s, run = compile_train(make_train(env, ppo.AGENT, config), jax.random.PRNGKey(seed))
+
+    def summary(out) -> dict:
+        carry, _ = out
+        state = agent_state_of(carry)
+        eval_key = jax.random.PRNGKey(seed + 1)
+        sampled = evaluate(env, ppo.AGENT, state, eval_key, EVAL_EPISODES, deterministic=False)
+        greedy = evaluate(env, ppo.AGENT, state, eval_key, EVAL_EPISODES, deterministic=True)
+        return {
+            "final_return": float(np.mean(sampled)),
+            "final_return_source": f"training.evaluate: {EVAL_EPISODES} episodes, sampled actions, after training",
+            "final_return_deterministic": float(np.mean(greedy)),
+            "last_training_episode_return": float(carry.last_return),
+            "env_steps": config.num_updates * config.steps_per_update,
+            "max_episode_steps": env.spec.max_episode_steps,
+        }
+
+    return Side(compile_s, run, summary)
 
 
-def bench_rejax(hp: dict, seed: int, repeats: int) -> dict:
+def rejax(hp: dict, seed: int) -> Side:
     try:
         from rejax import PPO
     except ImportError as err:
@@ -109,15 +116,29 @@ def bench_rejax(hp: dict, seed: int, repeats: int) -> dict:
         agent_kwargs={"activation": hp["activation"], "hidden_layer_sizes": tuple(hp["hidden_sizes"])},
         eval_freq=hp["total_steps"], skip_initial_evaluation=True,  # one evaluation, at the end
     )
-    key = jax.random.PRNGKey(seed)
-    compile_s, wall_s, (_, evaluation) = time_compiled(algo.train, key, repeats)
-    _, returns = evaluation  # float32[evaluations, 128]
-    return {
-        "wall_s": wall_s, "compile_s": compile_s,
-        "final_return": float(np.mean(returns[-1])),
-        "final_return_source": f"rejax's own evaluation: {EVAL_EPISODES} episodes, sampled actions, end of training",
-        "env_steps": int(algo.total_timesteps),  # a whole number of updates (main rounds it)
-    }
+    compile_s, run = compile_train(algo.train, jax.random.PRNGKey(seed))
+
+    def summary(out) -> dict:
+        _, (_, returns) = out  # evaluation returns: float32[evaluations, 128]
+        return {
+            "final_return": float(np.mean(returns[-1])),
+            "final_return_source": f"rejax's own evaluation: {EVAL_EPISODES} episodes, sampled actions, end of training",
+            "env_steps": int(algo.total_timesteps),  # a whole number of updates (main rounds it)
+        }
+
+    return Side(compile_s, run, summary)
+
+
+def best_times(sides: dict[str, Side], repeats: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Best wall time per side; the sides' calls alternate so both see the same machine load."""
+    best = {name: float("inf") for name in sides}
+    last = {}
+    for _ in range(repeats):
+        for name, side in sides.items():
+            start = time.perf_counter()
+            last[name] = side.run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, last
 
 
 def main(argv=None) -> int:
@@ -135,12 +156,14 @@ def main(argv=None) -> int:
     # Whole updates only: rejax rounds the update count up, ours down; equal when it divides.
     hp = dict(HPARAMS, total_steps=int(args.total_steps) // per_update * per_update)
 
-    ours = bench_ours(hp, args.seed, args.repeats)
-    rejax = bench_rejax(hp, args.seed, args.repeats)
+    sides = {"ours": ours(hp, args.seed), "rejax": rejax(hp, args.seed)}
+    wall, outputs = best_times(sides, args.repeats)
+    report = {name: {"wall_s": wall[name], "compile_s": side.compile_s, **side.summary(outputs[name])}
+              for name, side in sides.items()}
     result = {
         "benchmark": "ppo_cartpole_vs_rejax",
-        "ours": ours, "rejax": rejax,
-        "time_ratio": ours["wall_s"] / rejax["wall_s"],
+        **report,
+        "time_ratio": wall["ours"] / wall["rejax"],
         "hparams": hp, "differences": DIFFERENCES, "seed": args.seed, "repeats": args.repeats,
         "device": str(jax.devices()[0]), "cpu_count": os.cpu_count(), "jax": jax.__version__,
         "python": platform.python_version(),
