@@ -172,6 +172,12 @@ def update(state: DQNState, batch: Transition, key) -> tuple[DQNState, dict]:
     target = td.td_target(config.reward_scale * batch.reward, batch.terminated, bootstrap_value(state, batch),
                           config.gamma)
     (_, metrics), grads = jax.value_and_grad(_loss, has_aux=True)(state.q.params, state, batch, target)
+    return apply_step(state, grads, metrics)
+
+
+def apply_step(state: DQNState, grads, metrics: dict) -> tuple[DQNState, dict]:
+    """Adam step, then every `target_period` updates a Polyak step of the target network."""
+    config = state.config
     q = apply_gradients(state.q, grads)
     updates = state.updates + 1
     refresh = updates % config.target_period == 0

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions.agents.base import Agent
-from jaxrl_actions.buffers.rollout import Rollout
+from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env
 from jaxrl_actions.training.common import ErrorFlag, Trainer
 from jaxrl_actions.types import EPISODE_DONE, EPISODE_RETURN, INVALID_ACTION, TimeStep
 from jaxrl_actions.wrappers import wrap_for_training
@@ -92,19 +92,27 @@ def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
             error = error.record(~jax.vmap(space.mask_has_valid)(mask), step)
         out = policy_step(agent_state, timestep.obs, mask, jax.random.split(policy_key, config.num_envs))
         env_state, next_ts = venv.step(env_key, env_state, out.action)
-        final_value = value(agent_state, next_ts.final_obs)
-        record = (timestep.obs, out, next_ts, final_value, mask)
+        record = (timestep.obs, out, next_ts, mask)
         return (agent_state, env_state, next_ts, error, step), record
 
     def collect_rollout(carry: OnPolicyCarry, key):
         start = (carry.agent_state, carry.env_state, carry.timestep, carry.error, carry.step)
-        (_, env_state, timestep, error, _), (obs, out, next_ts, final_value, mask) = jax.lax.scan(
+        (_, env_state, timestep, error, _), (obs, out, next_ts, mask) = jax.lax.scan(
             env_step, start, jax.random.split(key, config.rollout_len))
+        # Values of the visited observations, of the final observations (they bootstrap
+        # truncated episodes) and of the observation after the rollout, in one batched pass
+        # over [2 * T * B + B] rather than a small forward pass inside every step (XLA
+        # drops the unused per-step value of `policy_step`).
+        T, B = config.rollout_len, config.num_envs
+        all_obs = jax.tree.map(lambda *x: jnp.concatenate(x), flatten_time_env(obs),
+                               flatten_time_env(next_ts.final_obs), timestep.obs)
+        values = value(carry.agent_state, all_obs)
         rollout = Rollout(
-            obs=obs, action=out.action, raw_action=out.raw_action, log_prob=out.log_prob, value=out.value,
+            obs=obs, action=out.action, raw_action=out.raw_action, log_prob=out.log_prob,
+            value=values[:T * B].reshape(T, B),
             reward=next_ts.reward, terminated=next_ts.terminated, truncated=next_ts.truncated,
-            final_value=final_value, action_mask=mask,
-            last_value=value(carry.agent_state, timestep.obs))
+            final_value=values[T * B:2 * T * B].reshape(T, B), action_mask=mask,
+            last_value=values[2 * T * B:])
         return rollout, next_ts.info, carry.replace(env_state=env_state, timestep=timestep, error=error)
 
     def update(carry: OnPolicyCarry):
