@@ -1,4 +1,5 @@
 """Combinatorial envs (inventory, structured maze), grid neighbourhoods, DNC and Wolpertinger."""
+import dataclasses
 import itertools
 
 import jax
@@ -108,14 +109,14 @@ def test_anneal_improves_on_the_rounded_proxy():
     nvec = (5,) * 30
     target = jnp.asarray(np.random.default_rng(0).integers(0, 5, 30))
     q_fn = _quadratic_critic(target)
+    config = dnc.DNCConfig(search_steps=20, num_random=4, **TINY)
+    search = jax.jit(lambda unit, k: dnc.dnc_select(config, nvec, q_fn, unit, k, True, False))
     unit = jnp.zeros(30) - 0.9  # proxy near 0.2: rounds to all zeros, far from the target
     start = nb.round_to_grid(nb.unit_to_proxy(unit, nvec), nvec)
-    config = dnc.DNCConfig(search_steps=20, num_random=4, **TINY)
-    best = jax.jit(lambda k: dnc.dnc_select(config, nvec, q_fn, unit, k, True, False))(jax.random.key(0))
+    best = search(unit, jax.random.key(0))
     assert float(q_fn(best[None])[0]) > float(q_fn(start[None])[0]) + 10.0
     # Already optimal: the search never returns anything worse.
-    best = dnc.dnc_select(config, nvec, q_fn, nb.grid_to_unit(target, nvec), jax.random.key(1), True, False)
-    np.testing.assert_array_equal(best, target)
+    np.testing.assert_array_equal(search(nb.grid_to_unit(target, nvec), jax.random.key(1)), target)
 
 
 # ---------------------------------------------------------------------------------------
@@ -133,13 +134,19 @@ def test_dnc_acts_validly_and_beats_its_rounding(huge_inventory):
     env, obs = huge_inventory
     config = dnc.DNCConfig(search_steps=6, **TINY)
     state = dnc.init(jax.random.key(0), env.spec, config)
-    acts = jax.jit(jax.vmap(lambda k: dnc.act(state, obs, None, k, False)))(jax.random.split(jax.random.key(1), 4))
-    assert all(bool(env.spec.action_space.contains(a)) for a in acts)
-    action = dnc.act(state, obs, None, jax.random.key(2), True)
-    q_fn = dnc.grid_scorer(state, state.critic.params, obs)
-    unit = dnc.unit_action(state, state.actor.params, obs)
-    rounded = nb.round_to_grid(nb.unit_to_proxy(unit, state.nvec), state.nvec)
-    assert float(q_fn(action[None])[0]) >= float(q_fn(rounded[None])[0])
+
+    @jax.jit
+    def explore_and_search(keys):
+        explored = jax.vmap(lambda k: dnc.act(state, obs, None, k, False))(keys)
+        greedy = dnc.act(state, obs, None, keys[0], True)
+        unit = dnc.unit_action(state, state.actor.params, obs)
+        rounded = nb.round_to_grid(nb.unit_to_proxy(unit, state.nvec), state.nvec)
+        q = dnc.grid_scorer(state, state.critic.params, obs)(jnp.stack([greedy, rounded]))
+        return explored, q
+
+    explored, q = explore_and_search(jax.random.split(jax.random.key(1), 4))
+    assert all(bool(env.spec.action_space.contains(a)) for a in explored)
+    assert float(q[0]) >= float(q[1])  # the search never ends below the rounded proxy
     with pytest.raises(ValueError, match="DNC does not support action masks"):
         dnc.act(state, obs, jnp.ones(150, bool), jax.random.key(0), True)
     with pytest.raises(ValueError, match="max_distance=0"):
@@ -150,13 +157,18 @@ def test_wolpertinger_picks_the_critics_best_candidate(huge_inventory):
     env, obs = huge_inventory
     config = wolpertinger.WolpertingerConfig(k=12, **TINY)
     state = wolpertinger.init(jax.random.key(0), env.spec, config)
-    unit = dnc.unit_action(state, state.actor.params, obs)
-    cands, real = wolpertinger.candidates(unit, state.nvec, config.k)
+
+    @jax.jit
+    def candidates_and_choice(key):
+        unit = dnc.unit_action(state, state.actor.params, obs)
+        cands, real = wolpertinger.candidates(unit, state.nvec, config.k)
+        scores = dnc.grid_scorer(state, state.critic.params, obs)(cands)
+        return cands, real, scores, wolpertinger.act(state, obs, None, key, True)
+
+    cands, real, scores, action = candidates_and_choice(jax.random.key(1))
     assert bool(real.all()) and len({tuple(c) for c in np.asarray(cands).tolist()}) == 12
     assert all(bool(env.spec.action_space.contains(c)) for c in cands)
-    action = wolpertinger.act(state, obs, None, jax.random.key(1), True)
-    scores = np.asarray(dnc.grid_scorer(state, state.critic.params, obs)(cands))
-    np.testing.assert_array_equal(action, np.asarray(cands)[np.argmax(scores)])
+    np.testing.assert_array_equal(action, np.asarray(cands)[np.argmax(np.asarray(scores))])
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,14 +177,14 @@ def test_wolpertinger_picks_the_critics_best_candidate(huge_inventory):
 
 def test_dnc_learns_the_structured_maze():
     env = envs.make("structured_maze", N=8)
-    config = dnc.DNCConfig(total_steps=3_000, num_envs=4, batch_size=64, buffer_size=5_000, warmup_steps=400,
+    config = dnc.DNCConfig(total_steps=3_000, num_envs=4, batch_size=64, buffer_size=3_000, warmup_steps=400,
                            search_steps=3, target_search_steps=1, num_random=4, actor_hidden=(64, 64),
                            critic_hidden=(64, 64), gamma=0.95, tau=0.02, actor_lr=1e-3, critic_lr=1e-3)
     carry, _ = jax.jit(make_train(env, dnc.AGENT, config))(jax.random.key(0))
     trained = float(evaluate(env, dnc.AGENT, carry.agent_state, jax.random.key(1), 8, deterministic=True).mean())
 
     space = env.spec.action_space
-    random_agent = dnc.AGENT.__class__(**{**dnc.AGENT.__dict__, "act": lambda s, o, m, k, d: space.sample(k)})
+    random_agent = dataclasses.replace(dnc.AGENT, act=lambda s, o, m, k, d: space.sample(k))
     random_return = float(evaluate(env, random_agent, carry.agent_state, jax.random.key(1), 8).mean())
     assert trained > random_return + 0.5, (trained, random_return)
     assert trained > 1.0  # reaches the goal (+1) in most episodes

@@ -181,9 +181,9 @@ class IntervalState:
 
 
 class MaskedInterval(Environment):
-    """Test env with a state-dependent Box mask. Observation: [time/10, low, high] of the
-    mask's first dimension... (both dims in obs). Action: Box(-2, 2, (2,)); the mask (low,
-    high) is redrawn each step. Reward: -|a - midpoint|^2. No termination; truncated at 10.
+    """Test env with a state-dependent Box mask. Observation: [time/10, low (2), high (2)].
+    Action: Box(-2, 2, (2,)); the mask (low, high) is redrawn each step. Reward:
+    -|a - midpoint|^2. No termination; truncated at 10 steps.
     `empty_at`: the mask after that many steps has low > high (no valid action)."""
 
     def __init__(self, empty_at: int = -1):
@@ -232,7 +232,8 @@ def test_loop_respects_masks_and_flags_empty_ones():
     assert float(metrics["learning"][-1]) == 1.0 and float(metrics["learning"][0]) == 0.0
     assert int(metrics["env_steps"][-1]) == 120
 
-    empty = off_policy.make_trainer(MaskedInterval(empty_at=3), sac.AGENT, config)
+    # No learning needed to see the flag (utd=0 keeps the compile small).
+    empty = off_policy.make_trainer(MaskedInterval(empty_at=3), sac.AGENT, config.replace(utd=0, total_steps=20))
     carry, _ = jax.jit(fused_train(empty))(jax.random.key(0))
     assert bool(carry.error.set) and int(carry.error.update) == 3
     with pytest.raises(EmptyMaskError, match="update 3"):

@@ -137,8 +137,10 @@ def act(state: DQNState, obs, mask, key, deterministic: bool = False):
 def bootstrap_value(state: DQNState, batch: Transition) -> jax.Array:
     """float32[B]: mean_d of the target utilities at the (double-)greedy valid next action."""
     space = state.spec.action_space
-    next_mask = jax.vmap(lambda m: q_heads.factor_mask(space, m))(batch.next_action_mask) \
-        if batch.next_action_mask is not None else q_heads.factor_mask(space, None)  # [B, D, K] | [D, K]
+    if batch.next_action_mask is None:
+        next_mask = q_heads.factor_mask(space, None)  # [D, K], broadcast over the batch
+    else:
+        next_mask = jax.vmap(lambda m: q_heads.factor_mask(space, m))(batch.next_action_mask)  # [B, D, K]
     target_u = jnp.mean(utilities(state, state.target_params, batch.next_obs), axis=1)  # [B, D, K]
     select_u = jnp.mean(utilities(state, state.q.params, batch.next_obs), axis=1) if state.config.double else target_u
     best = q_heads.masked_argmax(select_u, next_mask)  # [B, D]

@@ -17,6 +17,8 @@ One `update` is one gradient step:
 
 Masks: actions are squashed into the (low, high) mask of their state (see
 `agents/continuous.py`), in `act` and in both bootstrap and actor losses.
+`normalize_obs`: the networks see observations standardised by running moments of the
+replayed batches (kept in the state, updated by `update`).
 """
 from __future__ import annotations
 

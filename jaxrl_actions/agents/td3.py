@@ -12,7 +12,7 @@ One `update` is one gradient step:
 
 Noise scales are fractions of the half-width of the allowed interval: exploration and
 smoothing noise are added to the unit action u in [-1, 1] before it is squashed into the
-state's (low, high) mask, so actions never leave the mask.
+state's (low, high) mask, so actions never leave the mask. `normalize_obs` as in SAC.
 """
 from __future__ import annotations
 
