@@ -19,6 +19,9 @@ its first progress interval minus a later one, since it compiles inside `train`)
 intervals), and `eval_return` at the same env-step count (both: 128 episodes with sampled
 actions after training; Brax's from its own evaluator, ours from `training.evaluate`).
 
+`--smoke` only proves the pipeline runs (minutes on a CPU); its timings and returns mean
+nothing. Needs no GPU to import; tests never run it.
+
 Brax 0.14.2's trainers call `jax.device_put_replicated`, which newer JAX removed; a shim
 is installed for the Brax side only, inside `brax_peer()`, and removed afterwards.
 """
@@ -27,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import sys
@@ -243,6 +245,11 @@ def settings(kind: str, args) -> dict:
     steps = args.ppo_steps if kind == "ppo" else args.sac_steps
     if steps is not None:
         hp["total_steps"] = int(steps)
+    # Whole chunks of whole updates, rounded up, so both sides train for the same env steps
+    # (Brax rounds its epochs up the same way).
+    per_update = hp["batch_size"] * hp["num_minibatches"] * hp["unroll_length"] if kind == "ppo" else hp["num_envs"]
+    block = per_update * hp["chunks"]
+    hp["total_steps"] = -(-hp["total_steps"] // block) * block
     return hp
 
 

@@ -2,8 +2,8 @@
 masks, the empty-mask error flag, a vmap sweep over a learning rate) and the SAC, TD3/DDPG
 and REDQ agents (mask-respecting actions, structural flags, learning).
 
-The learning check runs each agent on brax's inverted_pendulum (MJX) for 10k env steps;
-most of each test's time is compiling the physics step on CPU.
+The learning check runs each agent on brax's inverted_pendulum (MJX) for 10k env steps
+(4 envs); most of each test's time is compiling the physics step on CPU.
 """
 import jax
 import jax.numpy as jnp
@@ -16,11 +16,12 @@ import envs
 from jaxrl_actions import td
 from jaxrl_actions.agents import redq, sac, td3
 from jaxrl_actions.buffers.replay import make_replay_buffer
-from jaxrl_actions.environment import EnvParams, EnvSpec, Environment, scalar_timestep
+from jaxrl_actions.environment import EnvSpec, Environment, scalar_timestep
 from jaxrl_actions.spaces import Box, Discrete
 from jaxrl_actions.training import off_policy
 from jaxrl_actions.training.common import EmptyMaskError, fused_train, raise_if_set
 from jaxrl_actions.types import Transition
+from jaxrl_actions.wrappers import wrap_for_training
 
 TINY = dict(actor_hidden=(16, 16), critic_hidden=(16, 16))
 BOX_SPEC = EnvSpec(Box(-np.inf, np.inf, (3,)), Box(-2.0, 2.0, (2,)), 10)
@@ -285,7 +286,10 @@ def test_agent_improves_on_inverted_pendulum(name, inverted_pendulum):
     agent, make_config = LEARNING[name]
     config = make_config(total_steps=10_000, num_envs=4, batch_size=128, buffer_size=20_000, warmup_steps=1_000,
                          actor_hidden=(64, 64), critic_hidden=(64, 64), actor_lr=1e-3, critic_lr=1e-3)
-    trainer = off_policy.make_trainer(inverted_pendulum, agent, config)
+    # Every episode restarts from the first reset's state: AutoReset then needs no reset
+    # inside the compiled step, which saves a third of the MJX compile on CPU.
+    env = wrap_for_training(inverted_pendulum, config.num_envs, reuse_initial_state=True)
+    trainer = off_policy.make_trainer(env, agent, config)
     _, metrics = jax.jit(fused_train(trainer))(jax.random.key(0))
     returns = np.asarray(metrics["episode_return"])
     start = off_policy.learning_starts(config)

@@ -207,6 +207,10 @@ class BraxEnv(Environment):
         # Brax physics is deterministic given the state; `key` is unused.
         with _quiet_trace():
             brax_state = self.brax_env.step(state.brax_state, action)
+        # Some tasks (e.g. ant) return weakly typed scalars where reset returned strong ones;
+        # keep the state's types fixed so jitted steps and scan carries trace once.
+        brax_state = jax.tree.map(lambda new, old: jax.lax.convert_element_type(new, old.dtype),
+                                  brax_state, state.brax_state)
         time = state.time + 1
         terminated = jnp.asarray(brax_state.done, jnp.float32) > 0.5
         truncated = (time >= self.max_steps) & ~terminated

@@ -33,7 +33,7 @@ from flax import struct
 
 from jaxrl_actions import running_stats
 from jaxrl_actions.environment import EnvSpec
-from jaxrl_actions.networks.mlp import MLP
+from jaxrl_actions.networks.mlp import MLP, orthogonal
 from jaxrl_actions.spaces import Box
 
 
@@ -115,8 +115,8 @@ class GaussianActor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         features = MLP(tuple(self.hidden_sizes), self.activation)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features)
-        raw = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features)
+        mean = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))(features)
+        raw = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))(features)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
         return mean, log_std
 
@@ -131,7 +131,7 @@ class DeterministicActor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         features = MLP(tuple(self.hidden_sizes), self.activation)(obs)
-        return jnp.tanh(nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features))
+        return jnp.tanh(nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))(features))
 
 
 class _QNetwork(nn.Module):
@@ -222,7 +222,4 @@ def apply_gradients(learner: Learner, grads: Any) -> Learner:
     updates, opt_state = tx.update(grads, learner.opt_state, learner.params)
     return Learner(optax.apply_updates(learner.params, updates), opt_state)
 
-
-def global_norm(tree: Any) -> jax.Array:
-    return optax.global_norm(tree)
 

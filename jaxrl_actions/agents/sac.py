@@ -47,7 +47,6 @@ from jaxrl_actions.agents.continuous import (
     observe_batch,
     sample_unit_action,
     squash_to_bounds,
-    tanh_gaussian,
 )
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.training.off_policy import OffPolicyConfig
