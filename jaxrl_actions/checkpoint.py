@@ -126,6 +126,7 @@ def complete_steps(directory: str) -> list[int]:
 
 def save(directory: str, step: int, tree: Any, meta: Optional[dict] = None, keep: int = 3) -> str:
     """Saves `tree` as checkpoint `step` (atomic), then keeps only the newest `keep`."""
+    directory = os.path.abspath(directory)  # orbax refuses relative paths
     path = step_dir(directory, step)
     if os.path.exists(path):  # a partial or stale copy of this step (e.g. after a resume)
         shutil.rmtree(path)
@@ -170,6 +171,7 @@ def restore(
     `abstract`: the tree of `jax.ShapeDtypeStruct` (with shardings) to restore into. A bad
     checkpoint is reported through `warn` (naming the file) and the previous one is tried;
     if every checkpoint is bad, CheckpointError lists them."""
+    directory = os.path.abspath(directory)  # orbax refuses relative paths
     steps = complete_steps(directory)
     problems = []
     for step in reversed(steps):

@@ -122,3 +122,17 @@ def test_resume_errors(uninterrupted, tmp_path):
     # a finished run resumes to the same summary without running anything
     summary = resume_run(full_dir, FAKE_EXPERIMENT, quiet=True, plot=False)
     assert summary["compiles"] == 0
+
+
+def test_save_and_restore_accept_a_relative_directory(tmp_path, monkeypatch):
+    """`--out runs/x` is relative; orbax itself only takes absolute paths."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrl_actions import checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    tree = {"w": jnp.arange(3.0)}
+    checkpoint.save("runs/ckpt", 1, tree, {"note": "relative"})
+    restored, _ = checkpoint.restore("runs/ckpt", jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree))
+    assert jnp.array_equal(restored["w"], tree["w"])
