@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_actions.types import Array
+from jaxrl_actions.types import Array, host_value
 
 _TOL = 1e-5  # slack on float budget/capacity comparisons
 
@@ -73,8 +73,9 @@ def make_constraints(costs, budget, allowed=None, load=None, capacity=None, adja
     if costs.ndim != 2 or costs.shape[1] < 2:
         raise ValueError(f"costs must be float32[N, L] with L >= 2 (or float32[N]), got shape {costs.shape}")
     n, levels = costs.shape
-    if not isinstance(costs, jax.core.Tracer) and (np.any(np.asarray(costs) < 0) or np.any(np.asarray(costs)[:, 0] != 0)):
-        raise ValueError(f"costs must be >= 0 with costs[:, 0] == 0 (passive is free), got {np.asarray(costs).tolist()}")
+    concrete = host_value(costs)
+    if concrete is not None and (np.any(concrete < 0) or np.any(concrete[:, 0] != 0)):
+        raise ValueError(f"costs must be >= 0 with costs[:, 0] == 0 (passive is free), got {concrete.tolist()}")
     allowed = jnp.ones((n, levels), bool) if allowed is None else jnp.asarray(allowed, bool)
     allowed = allowed.at[:, 0].set(True)
     load = jnp.zeros((n, levels), jnp.float32) if load is None else jnp.asarray(load, jnp.float32)

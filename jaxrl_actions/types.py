@@ -14,6 +14,18 @@ PRNGKey = jax.Array
 PyTree = Any
 Metrics = dict  # str -> scalar array, for logging only
 
+
+def host_value(x: Any) -> Optional[Any]:
+    """`x` as a numpy value for host-side checks, or None while it is being traced
+    (inside jit/vmap), where such checks must be skipped. Uses the public error type
+    rather than `jax.core.Tracer`, whose home moves between JAX releases."""
+    import numpy as np
+
+    try:
+        return np.asarray(x)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+
 # Keys an environment may put in `TimeStep.info` for logging. They are read by
 # metrics code only; nothing that changes learning depends on `info`.
 EPISODE_RETURN = "episode_return"  # float: return of the last finished episode

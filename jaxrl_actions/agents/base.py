@@ -26,6 +26,8 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 
+from jaxrl_actions.types import host_value
+
 
 class PolicyOutput(NamedTuple):
     action: Any  # what the env receives (in the agent's action space)
@@ -53,14 +55,15 @@ def validate_config(config: Any, checks: dict[str, Callable[[Any], bool]]) -> No
     name to a predicate; a failing field raises ValueError naming it and its value.
     Traced values (inside a vmap sweep) are skipped here; the runner checks each grid
     point's concrete values before stacking them."""
+    import numpy as np
+
     for name, ok in checks.items():
         value = getattr(config, name)
-        if isinstance(value, jax.core.Tracer):
+        concrete = host_value(value)
+        if concrete is None:
             continue
         try:
-            import numpy as np
-
-            good = bool(np.all(ok(np.asarray(value))))
+            good = bool(np.all(ok(concrete)))
         except TypeError:
             good = bool(ok(value))
         if not good:
