@@ -48,6 +48,9 @@ class TimeStep(NamedTuple):
                   fills it (equal to `obs` when nothing ended) because after an
                   auto-reset `obs` already belongs to the next episode; bare envs
                   leave it None.
+    final_action_mask: the action mask of `final_obs` (what a truncated episode
+                  bootstraps over), filled by `AutoReset` like `final_obs`; None
+                  without masks or from bare envs.
     """
 
     obs: PyTree
@@ -57,6 +60,7 @@ class TimeStep(NamedTuple):
     action_mask: Optional[PyTree]
     info: dict
     final_obs: Optional[PyTree] = None
+    final_action_mask: Optional[PyTree] = None
 
     @property
     def done(self) -> Array:
@@ -75,6 +79,9 @@ class Transition(NamedTuple):
     next_obs: PyTree  # observation to bootstrap from (final_obs on episode ends)
     action_mask: Optional[PyTree]
     next_action_mask: Optional[PyTree]
+    # The discount on the bootstrap value: gamma^m for a transition spanning m env steps
+    # (the off-policy loop's n-step returns); None for one-step transitions (gamma).
+    discount: Optional[Array] = None
 
 
 class BanditObs(NamedTuple):

@@ -230,6 +230,12 @@ def test_loop_respects_masks_and_flags_empty_ones():
     low, high = (np.asarray(m[0, :120]) for m in stored.action_mask)
     actions = np.asarray(stored.action[0, :120])
     assert ((actions >= low) & (actions <= high)).all()  # warm-up samples and policy actions alike
+    # The bootstrap mask is next_obs's own, also where an episode was cut (obs holds low, high).
+    next_low, next_high = (np.asarray(m[0, :120]) for m in stored.next_action_mask)
+    next_obs = np.asarray(stored.next_obs[0, :120])
+    assert np.asarray(stored.truncated[0, :120]).sum() == 12
+    np.testing.assert_array_equal(next_low, next_obs[:, 1:3])
+    np.testing.assert_array_equal(next_high, next_obs[:, 3:5])
     assert float(metrics["learning"][-1]) == 1.0 and float(metrics["learning"][0]) == 0.0
     assert int(metrics["env_steps"][-1]) == 120
 
@@ -263,6 +269,77 @@ def test_loop_bootstraps_truncation_from_final_obs_and_sweeps_lr():
     # At a cut, next_obs is the old episode's last observation, not the new episode's first.
     assert (np.abs(next_obs[:-1][~cont] - obs[1:][~cont]).max(axis=-1) > 1e-3).all()
     assert np.isfinite(np.asarray(metrics["critic_loss"])).all()
+
+
+def n_step_reference(reward, terminated, truncated, gamma, n):
+    """By hand, for each start t of a [T, B] trajectory with a full window: (return, index
+    of the last step used, discount)."""
+    T, B = reward.shape
+    out = []
+    for t in range(T - n + 1):
+        row = []
+        for b in range(B):
+            ret, k = 0.0, 0
+            while True:
+                ret += gamma ** k * reward[t + k, b]
+                if terminated[t + k, b] or truncated[t + k, b] or k == n - 1:
+                    break
+                k += 1
+            row.append((ret, t + k, gamma ** (k + 1)))
+        out.append(row)
+    return out
+
+
+def check_n_step(stored, one_step, gamma, n):
+    """`stored` (Transition [T - n + 1, B]) against n-step sums of `one_step` ([T, B])."""
+    reference = n_step_reference(one_step.reward, one_step.terminated, one_step.truncated, gamma, n)
+    for t, row in enumerate(reference):
+        for b, (ret, last, discount) in enumerate(row):
+            assert stored.reward[t, b] == pytest.approx(ret, rel=1e-5, abs=1e-5), (t, b)
+            assert stored.discount[t, b] == pytest.approx(discount, rel=1e-6)
+            np.testing.assert_array_equal(stored.obs[t, b], one_step.obs[t, b])
+            np.testing.assert_array_equal(stored.action[t, b], one_step.action[t, b])
+            np.testing.assert_array_equal(stored.next_obs[t, b], one_step.next_obs[last, b])
+            assert stored.terminated[t, b] == one_step.terminated[last, b]
+            assert stored.truncated[t, b] == one_step.truncated[last, b]
+
+
+def test_n_step_transition_matches_reference():
+    T, B, n, gamma = 14, 3, 4, 0.9
+    keys = jax.random.split(jax.random.key(5), 4)
+    one_step = Transition(
+        obs=jax.random.normal(keys[0], (T, B, 2)), action=jnp.arange(T * B).reshape(T, B),
+        reward=jax.random.normal(keys[1], (T, B)),
+        terminated=jax.random.bernoulli(keys[2], 0.15, (T, B)), truncated=jax.random.bernoulli(keys[3], 0.15, (T, B)),
+        next_obs=jnp.arange(T * B * 2, dtype=jnp.float32).reshape(T, B, 2), action_mask=None, next_action_mask=None)
+    windows = [jax.tree_util.tree_map(lambda x: x[t:t + n], one_step) for t in range(T - n + 1)]
+    stored = jax.tree_util.tree_map(lambda *x: np.stack(x), *[td.n_step_transition(w, gamma) for w in windows])
+    one_step = jax.tree_util.tree_map(np.asarray, one_step)
+    assert (one_step.terminated | one_step.truncated).sum() >= 5  # the draw cuts windows early
+    check_n_step(stored, one_step, gamma, n)
+    # A replay batch bootstraps with each transition's own discount.
+    batch = jax.tree_util.tree_map(lambda x: x[0], stored)
+    target = td.transition_target(batch, jnp.ones(B), 0.9, reward_scale=2.0)
+    np.testing.assert_allclose(target, 2.0 * batch.reward + batch.discount * (1 - batch.terminated), rtol=1e-6)
+
+
+def test_loop_stores_n_step_transitions():
+    """Random warm-up actions only (utd=0), so runs with n_step 1 and 3 see one trajectory."""
+    env = envs.make("pendulum", max_steps=5)
+    config = small_config(total_steps=40, warmup_steps=40, utd=0, gamma=0.9)
+
+    def buffer_contents(n):
+        trainer = off_policy.make_trainer(env, sac.AGENT, config.replace(n_step=n))
+        carry, _ = jax.jit(fused_train(trainer))(jax.random.key(3))
+        items = 20 - n + 1
+        return jax.tree_util.tree_map(lambda x: np.asarray(x[0, :2 * items]).reshape((items, 2) + x.shape[2:]),
+                                      carry.buffer_state.experience)
+
+    one_step, three_step = buffer_contents(1), buffer_contents(3)
+    assert one_step.truncated.sum() == 8 and one_step.discount is None
+    check_n_step(three_step, one_step, 0.9, 3)
+    with pytest.raises(ValueError, match="n_step=0"):
+        off_policy.make_trainer(env, sac.AGENT, config.replace(n_step=0))
 
 
 # ---------------------------------------------------------------------------------------

@@ -64,3 +64,30 @@ def test_continuous_probe_improves_with_tanh_gaussian_and_bang_bang(transform):
     _, metrics = jax.jit(make_train(env, ppo.AGENT, config))(jax.random.PRNGKey(0))
     returns = np.asarray(metrics["episode_return"])
     assert returns[-5:].mean() > returns[1:4].mean() + 0.05
+
+
+def test_unroll_len_bootstraps_every_unroll_like_separate_rollouts():
+    """Brax's unroll_length: GAE over a rollout of T = 3 * U steps equals GAE over three
+    separate U-step rollouts, each bootstrapped from the value of the step after it."""
+    from jaxrl_actions.buffers.rollout import Rollout
+    from jaxrl_actions.losses import gae_advantages
+
+    T, B, U = 12, 3, 4
+    k = jax.random.split(jax.random.key(7), 6)
+    value, reward, final_value = (jax.random.normal(key, (T, B)) for key in k[:3])
+    terminated, truncated = jax.random.bernoulli(k[3], 0.1, (T, B)), jax.random.bernoulli(k[4], 0.1, (T, B))
+    last_value = jax.random.normal(k[5], (B,))
+    rollout = Rollout(None, None, None, None, value, reward, terminated, truncated, final_value, None, last_value)
+    config = ppo.PPOConfig(rollout_len=T, num_envs=B, unroll_len=U, gamma=0.9, gae_lambda=0.8, reward_scale=2.0)
+    advantages, targets = ppo.advantage_targets(rollout, config)
+    for start in range(0, T, U):
+        part = slice(start, start + U)
+        bootstrap = value[start + U] if start + U < T else last_value
+        ref_adv, ref_targets = gae_advantages(2.0 * reward[part], value[part], terminated[part], truncated[part],
+                                              final_value[part], bootstrap, 0.9, 0.8)
+        np.testing.assert_allclose(advantages[part], ref_adv, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(targets[part], ref_targets, rtol=1e-5, atol=1e-6)
+    whole, _ = ppo.advantage_targets(rollout, config.replace(unroll_len=0))
+    assert not np.allclose(whole, advantages)  # the cut matters
+    with pytest.raises(ValueError, match="unroll_len=5"):
+        ppo.init(jax.random.key(0), envs.make("pendulum").spec, config.replace(unroll_len=5))

@@ -103,6 +103,7 @@ def python_reference(actions, max_steps=4):
 def test_autoreset_semantics():
     ts0, traj = run_steps(AutoReset(CountEnv(max_steps=4)), ACTIONS)
     np.testing.assert_array_equal(ts0.final_obs, ts0.obs)
+    np.testing.assert_array_equal(ts0.final_action_mask, ts0.action_mask)
     ref = python_reference(ACTIONS)
     starts = [ts0.obs[1]]
     for i, (t, reward, term, trunc, final_t) in enumerate(ref):
@@ -117,8 +118,9 @@ def test_autoreset_semantics():
             starts.append(traj.obs[i, 1])
         else:
             np.testing.assert_array_equal(traj.final_obs[i], traj.obs[i])
-        # The mask belongs to the new observation's state.
+        # The mask belongs to the new observation's state; final_action_mask to final_obs's.
         assert traj.action_mask[i, 1] == (t % 2 == 0)
+        assert traj.final_action_mask[i, 1] == (final_t % 2 == 0), i
     # Both kinds of ending happened in this sequence.
     assert traj.terminated.any() and traj.truncated.any() and len(set(starts)) == len(starts)
 

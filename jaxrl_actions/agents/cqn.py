@@ -185,9 +185,7 @@ def update(state: dqn.DQNState, batch: Transition, key) -> tuple[dqn.DQNState, d
     next_choices = jax.vmap(lambda o, k: coarse_to_fine(state, select, o, k, 0.0))(batch.next_obs, keys)
     next_u = level_utilities(state, state.target_params, batch.next_obs, level_centres(next_choices, config.bins))
     next_q = q_heads.decoupled_q(next_u, next_choices)  # [B, L]
-    targets = jax.vmap(
-        lambda v: td.td_target(config.reward_scale * batch.reward, batch.terminated, v, config.gamma), in_axes=1,
-        out_axes=1)(next_q)
+    targets = td.transition_target(batch, next_q, config.gamma, config.reward_scale)  # [B, L]
     (_, metrics), grads = jax.value_and_grad(_loss, has_aux=True)(state.q.params, state, batch, targets, choices)
     return dqn.apply_step(state, grads, metrics)
 

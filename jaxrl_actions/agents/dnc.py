@@ -194,7 +194,7 @@ def make_update(select: Selector):
         next_grid = jax.vmap(next_action)(batch.next_obs, next_unit, keys)  # [B, M]
         next_q = jnp.min(q_values(state, state.target_critic_params, batch.next_obs,
                                   nb.grid_to_unit(next_grid, state.nvec)), axis=-1)
-        target = td.td_target(config.reward_scale * batch.reward, batch.terminated, next_q, config.gamma)
+        target = td.transition_target(batch, next_q, config.gamma, config.reward_scale)
         q = q_values(state, critic_params, batch.obs, nb.grid_to_unit(batch.action, state.nvec))  # [B, C]
         loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
         return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}

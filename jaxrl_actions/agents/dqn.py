@@ -171,8 +171,7 @@ def update(state: DQNState, batch: Transition, key) -> tuple[DQNState, dict]:
     """One gradient step on a batch [B] (see module docstring)."""
     del key
     config = state.config
-    target = td.td_target(config.reward_scale * batch.reward, batch.terminated, bootstrap_value(state, batch),
-                          config.gamma)
+    target = td.transition_target(batch, bootstrap_value(state, batch), config.gamma, config.reward_scale)
     (_, metrics), grads = jax.value_and_grad(_loss, has_aux=True)(state.q.params, state, batch, target)
     return apply_step(state, grads, metrics)
 

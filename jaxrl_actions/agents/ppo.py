@@ -14,7 +14,7 @@ policy head is the mask-aware distribution of `networks.heads` for the action sp
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax
@@ -40,6 +40,10 @@ class PPOConfig(OnPolicyConfig):
     update_epochs: int = struct.field(pytree_node=False, default=4)
     num_minibatches: int = struct.field(pytree_node=False, default=4)
     hidden_sizes: tuple = struct.field(pytree_node=False, default=(64, 64))
+    critic_hidden_sizes: Optional[tuple] = struct.field(pytree_node=False, default=None)  # None: hidden_sizes
+    # GAE bootstraps from the value every `unroll_len` steps of the rollout, as if it were
+    # rollout_len / unroll_len separate unrolls (Brax's unroll_length); 0: the whole rollout.
+    unroll_len: int = struct.field(pytree_node=False, default=0)
     activation: str = struct.field(pytree_node=False, default="tanh")
     anneal_lr: bool = struct.field(pytree_node=False, default=True)
     normalize_obs: bool = struct.field(pytree_node=False, default=False)
@@ -84,6 +88,9 @@ def check_config(config: PPOConfig) -> None:
         raise ValueError(
             f"PPOConfig.num_minibatches={config.num_minibatches} must divide num_envs * rollout_len = "
             f"{config.steps_per_update}")
+    if config.unroll_len < 0 or (config.unroll_len and config.rollout_len % config.unroll_len):
+        raise ValueError(
+            f"PPOConfig.unroll_len={config.unroll_len} must be 0 or divide rollout_len={config.rollout_len}")
     if config.update_epochs < 1:
         raise ValueError(f"PPOConfig.update_epochs={config.update_epochs} must be >= 1")
 
@@ -133,7 +140,8 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     obs_ndim = max(1, len(obs_shape))
     actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim,
                   init_log_std=0.0)
-    critic = MLP(tuple(config.hidden_sizes), config.activation, output_size=1, obs_ndim=obs_ndim)
+    critic_sizes = config.hidden_sizes if config.critic_hidden_sizes is None else config.critic_hidden_sizes
+    critic = MLP(tuple(critic_sizes), config.activation, output_size=1, obs_ndim=obs_ndim)
     dummy = jnp.zeros(obs_shape if obs_shape else (1,), jnp.float32)
     actor_key, critic_key = jax.random.split(key)
     params = {"actor": actor.init(actor_key, dummy), "critic": critic.init(critic_key, dummy)}
@@ -208,6 +216,22 @@ def loss(params, state: PPOState, batch):
     return total, metrics
 
 
+def advantage_targets(rollout: Rollout, config: PPOConfig) -> tuple[jax.Array, jax.Array]:
+    """GAE advantages and value targets [T, B]; with `unroll_len` U < T the rollout is cut
+    into T / U unrolls, each bootstrapped from the value of the observation after it."""
+    T, B = rollout.reward.shape
+    U = config.unroll_len or T
+    # [T, B] -> [U, (T / U) * B]: unroll k of env b becomes column k * B + b.
+    to_unrolls = lambda x: x.reshape(T // U, U, B).swapaxes(0, 1).reshape(U, (T // U) * B)
+    from_unrolls = lambda x: x.reshape(U, T // U, B).swapaxes(0, 1).reshape(T, B)
+    after_unroll = jnp.concatenate([rollout.value[U::U], rollout.last_value[None]]).reshape(-1)
+    advantages, targets = gae_advantages(
+        to_unrolls(rollout.reward * config.reward_scale), to_unrolls(rollout.value), to_unrolls(rollout.terminated),
+        to_unrolls(rollout.truncated), to_unrolls(rollout.final_value), after_unroll, config.gamma,
+        config.gae_lambda)
+    return from_unrolls(advantages), from_unrolls(targets)
+
+
 def update(state: PPOState, rollout: Rollout, key) -> tuple[PPOState, dict]:
     """One PPO iteration: targets, then `update_epochs` x `num_minibatches` Adam steps,
     then the observation statistics absorb the rollout's observations."""
@@ -215,9 +239,7 @@ def update(state: PPOState, rollout: Rollout, key) -> tuple[PPOState, dict]:
     # The rollout's log-probs and values were computed with the current statistics; the
     # loss must see the same normalised observations, so statistics update last.
     obs = _obs(state, rollout.obs)
-    advantages, targets = gae_advantages(
-        rollout.reward * config.reward_scale, rollout.value, rollout.terminated, rollout.truncated,
-        rollout.final_value, rollout.last_value, config.gamma, config.gae_lambda)
+    advantages, targets = advantage_targets(rollout, config)
     data = flatten_time_env(
         (obs, rollout.raw_action, rollout.action_mask, rollout.log_prob, rollout.value, advantages, targets))
     optimizer = make_optimizer(config)

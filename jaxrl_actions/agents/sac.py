@@ -173,8 +173,8 @@ def _critic_loss(critic_params, state: SACState, batch: Transition, key):
     next_action, next_log_prob = _policy_action(state, state.actor.params, batch.next_obs, batch.next_action_mask, k_next)
     next_q = ensemble_target(_q_values(state, state.target_critic_params, batch.next_obs, next_action), k_subset,
                              config.target_subset)
-    target = td.td_target(config.reward_scale * batch.reward, batch.terminated,
-                          td.soft_value(next_q, next_log_prob, alpha), config.gamma)
+    target = td.transition_target(batch, td.soft_value(next_q, next_log_prob, alpha), config.gamma,
+                                  config.reward_scale)
     q = _q_values(state, critic_params, batch.obs, batch.action)  # [B, N]
     loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}

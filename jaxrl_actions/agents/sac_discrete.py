@@ -150,7 +150,7 @@ def _critic_loss(critic_params, state: SACDiscreteState, batch: Transition):
     next_q = q_values(state, state.target_critic_params, batch.next_obs)  # [B, 2, n]
     next_q = jnp.min(next_q, axis=1) if config.target_q == "min" else jnp.mean(next_q, axis=1)
     next_v = jnp.sum(next_probs * (next_q - alpha * next_log_probs), axis=-1)
-    target = td.td_target(config.reward_scale * batch.reward, batch.terminated, next_v, config.gamma)
+    target = td.transition_target(batch, next_v, config.gamma, config.reward_scale)
     action = batch.action.astype(jnp.int32)
     q = q_heads.gather(q_values(state, critic_params, batch.obs), action[:, None])  # [B, 2]
     error = jnp.square(q - target[:, None])

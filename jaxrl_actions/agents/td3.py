@@ -161,7 +161,7 @@ def _critic_loss(critic_params, state: TD3State, batch: Transition, key):
         next_unit = jnp.clip(next_unit + noise, -1.0, 1.0)
     next_action = squash_to_bounds(next_unit, *action_bounds(state.spec.action_space, batch.next_action_mask))
     next_q = jnp.min(_q_values(state, state.target_critic_params, batch.next_obs, next_action), axis=-1)
-    target = td.td_target(config.reward_scale * batch.reward, batch.terminated, next_q, config.gamma)
+    target = td.transition_target(batch, next_q, config.gamma, config.reward_scale)
     q = _q_values(state, critic_params, batch.obs, batch.action)  # [B, num_critics]
     loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}

@@ -11,7 +11,8 @@ Scan nesting of a fused run (`common.fused_train`):
     scan over iterations (num_updates = total_steps // num_envs)      update(carry)
       |- act: all envs step once (random actions from the space, respecting masks, for
       |       the first warmup_steps env steps; then agent.act)       [num_envs]
-      |- replay.add(Transition[num_envs])
+      |- replay.add(Transition[num_envs])   (n_step > 1: the n-step transition that
+      |       starts n - 1 iterations back, built from a window of the last n steps)
       |- if learning (after warm-up and once a batch fits):
            scan over utd gradient steps:  sample Transition[batch_size] -> agent.update
 
@@ -19,7 +20,12 @@ The loop knows nothing about the action space beyond `space.sample(key, mask)` a
 `space.mask_has_valid(mask)`; agents plug in with `act(state, obs, mask, key,
 deterministic)` and `update(state, batch, key) -> (state, metrics)`, and keep their own
 target networks. Bootstrapping: a `terminated` transition stops it; a truncated one stores
-`final_obs` (AutoReset's last observation of the old episode) as `next_obs`.
+`final_obs` and `final_action_mask` (AutoReset's last observation of the old episode and
+its mask) as `next_obs` and `next_action_mask`.
+
+n-step returns (`n_step > 1`): each stored transition sums up to n discounted rewards of
+one env, stops at the first episode end, and carries its bootstrap discount gamma^m
+(`Transition.discount`, read by `td.transition_target`); gamma is the agent config's.
 
 Config: an agent config that subclasses `OffPolicyConfig` (these fields are static).
 """
@@ -32,6 +38,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl_actions import td
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.replay import make_replay_buffer
 from jaxrl_actions.training.common import ErrorFlag, Trainer
@@ -50,6 +57,7 @@ class OffPolicyConfig:
     warmup_steps: int = struct.field(pytree_node=False, default=10_000)  # random-action env steps before learning
     # Gradient steps per iteration (one step of every env): the update-to-data ratio when num_envs == 1.
     utd: int = struct.field(pytree_node=False, default=1)
+    n_step: int = struct.field(pytree_node=False, default=1)  # env steps summed into one stored transition
 
 
 @struct.dataclass
@@ -61,13 +69,14 @@ class OffPolicyCarry:
     timestep: TimeStep  # [num_envs] the latest TimeStep: what the agent acts on next
     buffer_state: Any
     key: jax.Array
+    window: Any = None  # Transition[n_step, num_envs]: the latest steps (n_step > 1 only)
 
 
 def check_config(config: OffPolicyConfig) -> None:
     """Host-side checks of the loop settings, naming the bad field and value."""
     if not isinstance(config, OffPolicyConfig):
         raise TypeError(f"the off-policy loop needs a config subclassing OffPolicyConfig, got {type(config).__name__}")
-    positive = ("total_steps", "num_envs", "batch_size", "buffer_size")
+    positive = ("total_steps", "num_envs", "batch_size", "buffer_size", "n_step")
     for name in positive:
         if int(getattr(config, name)) < 1:
             raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
@@ -76,6 +85,8 @@ def check_config(config: OffPolicyConfig) -> None:
             raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 0")
     if config.total_steps < config.num_envs:
         raise ValueError(f"total_steps={config.total_steps} is less than one step of num_envs={config.num_envs} envs")
+    if config.n_step > 1 and not hasattr(config, "gamma"):
+        raise ValueError(f"{type(config).__name__}.n_step={config.n_step} needs a gamma field to discount with")
     if config.buffer_size < max(config.batch_size, config.num_envs):
         raise ValueError(
             f"buffer_size={config.buffer_size} must hold a batch (batch_size={config.batch_size}) "
@@ -84,8 +95,9 @@ def check_config(config: OffPolicyConfig) -> None:
 
 
 def learning_starts(config: OffPolicyConfig) -> int:
-    """First iteration that learns: after warm-up and once the buffer holds a batch."""
-    steps = max(config.warmup_steps, config.batch_size)
+    """First iteration that learns: after warm-up and once the buffer holds a batch (the
+    first n-step transition is stored after n_step iterations)."""
+    steps = max(config.warmup_steps, config.batch_size + (config.n_step - 1) * config.num_envs)
     return math.ceil(steps / config.num_envs)
 
 
@@ -106,21 +118,6 @@ def empty_mask(space, mask) -> jax.Array:
     if mask is None:
         return jnp.zeros((1,), bool)
     return ~jax.vmap(space.mask_has_valid)(mask)
-
-
-def bootstrap_mask(space, ts: TimeStep) -> Any:
-    """The action mask of each `next_obs`. After an episode ends, `ts.action_mask` already
-    belongs to the next episode and the final state's mask is not kept, so those entries use
-    the all-valid mask; only truncated steps bootstrap from them (terminated ones do not)."""
-    if ts.action_mask is None:
-        return None
-    done = ts.done
-    full = jax.tree_util.tree_map(lambda m: jnp.broadcast_to(m, (done.shape[0],) + m.shape), space.all_valid_mask())
-
-    def pick(valid, current):
-        return jnp.where(done.reshape(done.shape + (1,) * (current.ndim - 1)), valid, current)
-
-    return jax.tree_util.tree_map(pick, full, ts.action_mask)
 
 
 def episode_return(ts: TimeStep) -> jax.Array:
@@ -144,6 +141,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
     num_envs = config.num_envs
     buffer = make_replay_buffer(config.buffer_size, config.batch_size)
     start = learning_starts(config)
+    n_step = config.n_step
     warmup_iters = math.ceil(config.warmup_steps / num_envs)
 
     def random_actions(key, mask):
@@ -155,17 +153,36 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         return jax.vmap(agent.act, in_axes=(None, 0, 0, 0, None))(agent_state, obs, mask, keys, False)
 
     def example_transition(ts: TimeStep, key) -> Transition:
-        one = jax.tree_util.tree_map(lambda x: x[0], (ts.obs, ts.action_mask))
-        obs, mask = one
+        """One transition as the buffer stores it (shapes and dtypes only)."""
+        obs, mask = jax.tree_util.tree_map(lambda x: x[0], (ts.obs, ts.action_mask))
+        discount = jnp.float32(1.0) if n_step > 1 else None
         return Transition(obs, space.sample(key, None), jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False),
-                          obs, mask, mask)
+                          obs, mask, mask, discount)
+
+    def empty_window(ts: TimeStep, key):
+        """Transition[n_step, num_envs] of placeholders, replaced before any is stored."""
+        if n_step == 1:
+            return None
+        one = example_transition(ts, key)._replace(discount=None)
+        return jax.tree_util.tree_map(lambda x: jnp.zeros((n_step, num_envs) + jnp.shape(x), jnp.asarray(x).dtype), one)
+
+    def store(carry: OffPolicyCarry, transition: Transition):
+        """Adds this step's transition (n_step == 1) or the n-step one that the window
+        completes (once n_step steps have been taken); returns (buffer_state, window)."""
+        if n_step == 1:
+            return buffer.add(carry.buffer_state, transition), None
+        window = jax.tree_util.tree_map(lambda w, x: jnp.concatenate([w[1:], x[None]]), carry.window, transition)
+        completed = td.n_step_transition(window, carry.agent_state.config.gamma)
+        buffer_state = jax.lax.cond(carry.step >= n_step - 1, buffer.add, lambda b, _: b, carry.buffer_state, completed)
+        return buffer_state, window
 
     def init(key) -> OffPolicyCarry:
         k_env, k_agent, k_example, key = jax.random.split(key, 4)
         env_state, ts = venv.reset(k_env)
         agent_state = agent.init(k_agent, spec, config)
         buffer_state = buffer.init(example_transition(ts, k_example))
-        return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer_state, key)
+        return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer_state, key,
+                              empty_window(ts, k_example))
 
     def learn(agent_state, buffer_state, key):
         def one_update(state, k):
@@ -199,9 +216,9 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
             truncated=next_ts.truncated,
             next_obs=next_ts.final_obs,
             action_mask=ts.action_mask,
-            next_action_mask=bootstrap_mask(space, next_ts),
+            next_action_mask=next_ts.final_action_mask,
         )
-        buffer_state = buffer.add(carry.buffer_state, transition)
+        buffer_state, window = store(carry, transition)
 
         if config.utd > 0:
             agent_state, learn_metrics = jax.lax.cond(
@@ -216,7 +233,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
             "learning": (carry.step >= start).astype(jnp.float32),
             **learn_metrics,
         }
-        new_carry = OffPolicyCarry(step, error, agent_state, env_state, next_ts, buffer_state, key)
+        new_carry = OffPolicyCarry(step, error, agent_state, env_state, next_ts, buffer_state, key, window)
         return new_carry, metrics
 
     return Trainer(init=init, update=update, num_updates=config.total_steps // num_envs, steps_per_update=num_envs)

@@ -8,6 +8,7 @@ two episodes on purpose:
     final_obs                      the last observation of the OLD episode (equal to `obs`
                                    when nothing ended), so learners bootstrap truncated
                                    episodes from it
+    final_action_mask              the mask that goes with `final_obs` (None without masks)
 
 All selections are `jnp.where` over the state / TimeStep pytrees (the reset is computed
 every step and selected), so the wrapper is jit- and vmap-friendly.
@@ -77,7 +78,7 @@ class AutoReset(Wrapper):
 
     def reset_env(self, key: PRNGKey, params: Any) -> tuple[AutoResetState, TimeStep]:
         env_state, ts = self.env.reset(key, params)
-        ts = ts._replace(final_obs=ts.obs)
+        ts = ts._replace(final_obs=ts.obs, final_action_mask=ts.action_mask)
         initial = (env_state, ts) if self.reuse_initial_state else None
         return AutoResetState(env_state, initial), ts
 
@@ -94,5 +95,6 @@ class AutoReset(Wrapper):
             obs=select_tree(done, reset_ts.obs, ts.obs),
             action_mask=select_tree(done, reset_ts.action_mask, ts.action_mask),
             final_obs=ts.obs,
+            final_action_mask=ts.action_mask,
         )
         return state.replace(env_state=new_env_state), out
