@@ -46,7 +46,8 @@ EVAL_EPISODES = 128
 PPO_HPARAMS = dict(
     env="ant", total_steps=20_000_000, num_envs=4096, unroll_length=5, batch_size=2048, num_minibatches=32,
     update_epochs=4, gamma=0.97, gae_lambda=0.95, lr=3e-4, ent_coef=1e-2, clip_eps=0.3, vf_coef=0.5,
-    reward_scale=10.0, max_grad_norm=1.0, hidden_sizes=(64, 64, 64, 64), activation="silu", episode_length=1000,
+    reward_scale=10.0, max_grad_norm=1.0, policy_hidden=(32,) * 4, value_hidden=(256,) * 5, activation="silu",
+    episode_length=1000,
     chunks=5, eval_episodes=EVAL_EPISODES,
 )
 SAC_HPARAMS = dict(
@@ -56,16 +57,18 @@ SAC_HPARAMS = dict(
 )
 SMOKE = {
     "ppo": dict(total_steps=4 * 16 * 40, num_envs=16, batch_size=8, num_minibatches=4, update_epochs=1,
-                hidden_sizes=(16, 16), episode_length=50, chunks=3, eval_episodes=2),
+                policy_hidden=(16, 16), value_hidden=(16, 16), episode_length=50, chunks=3, eval_episodes=2),
     "sac": dict(total_steps=3 * 4 * 25 + 40, num_envs=4, utd=1, batch_size=16, warmup_steps=40, buffer_size=1000,
                 hidden_sizes=(16, 16), episode_length=50, chunks=3, eval_episodes=2),
 }
 
 DIFFERENCES = {
     "ppo": [
-        "our rollout per update is 80 steps x 4096 envs (= Brax's 2048 x 32 unrolls of 5 steps), so both take "
-        "128 gradient steps per 327,680 env steps; Brax computes GAE within each 5-step unroll, ours over 80 steps",
-        "networks: ours one MLP size for policy and value (64x4, silu); Brax's defaults are 32x4 policy, 256x5 value",
+        "our rollout per update is 80 steps x 4096 envs (= Brax's 2048 x 32 unrolls of 5 steps), cut into 5-step "
+        "unrolls for GAE (unroll_len=5), so both take 128 gradient steps per 327,680 env steps",
+        "Brax recomputes values and GAE inside every minibatch loss with the current parameters and shuffles "
+        "whole 5-step unrolls; ours computes GAE once per update and shuffles single steps",
+        "observation statistics: Brax updates them before the gradient steps on a batch, ours after",
         "Brax's progress intervals include its evaluation; our chunks do not (we evaluate after training)",
     ],
     "sac": [
@@ -147,7 +150,7 @@ def run_brax(kind: str, hp: dict, seed: int) -> dict:
         start = time.perf_counter()
         if kind == "ppo":
             make_networks = lambda *a, **k: ppo_networks.make_ppo_networks(
-                *a, policy_hidden_layer_sizes=hp["hidden_sizes"], value_hidden_layer_sizes=hp["hidden_sizes"], **k)
+                *a, policy_hidden_layer_sizes=hp["policy_hidden"], value_hidden_layer_sizes=hp["value_hidden"], **k)
             ppo_train.train(
                 environment=env, num_timesteps=hp["total_steps"], num_evals=hp["chunks"] + 1,
                 reward_scaling=hp["reward_scale"], episode_length=hp["episode_length"], normalize_observations=True,
@@ -186,8 +189,9 @@ def our_setup(kind: str, hp: dict):
         rollout_len = hp["batch_size"] * hp["num_minibatches"] * hp["unroll_length"] // hp["num_envs"]
         config = ppo.PPOConfig(
             total_steps=hp["total_steps"], num_envs=hp["num_envs"], rollout_len=rollout_len,
-            update_epochs=hp["update_epochs"], num_minibatches=hp["num_minibatches"],
-            hidden_sizes=tuple(hp["hidden_sizes"]), activation=hp["activation"], anneal_lr=False, normalize_obs=True,
+            update_epochs=hp["update_epochs"], num_minibatches=hp["num_minibatches"], unroll_len=hp["unroll_length"],
+            hidden_sizes=tuple(hp["policy_hidden"]), critic_hidden_sizes=tuple(hp["value_hidden"]),
+            activation=hp["activation"], anneal_lr=False, normalize_obs=True,
             lr=hp["lr"], gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], clip_eps=hp["clip_eps"],
             ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"], max_grad_norm=hp["max_grad_norm"],
             reward_scale=hp["reward_scale"],

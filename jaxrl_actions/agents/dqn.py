@@ -26,9 +26,8 @@ Exploration: epsilon decays linearly from `eps_start` to `eps_end` over `eps_dec
 env steps, counted from the gradient steps taken (env steps = learning start + updates *
 num_envs / utd), because `act` returns no state.
 
-Returns are one-step: the off-policy loop stores single transitions and its replay buffer
-samples them independently, so n-step returns would need sequence sampling the loop does
-not have (n = 1 here, by design rather than approximation).
+n-step returns: set `n_step` (an `OffPolicyConfig` field); the loop then stores n-step
+transitions and `td.transition_target` bootstraps with their gamma^m.
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ with one dimension), one `update` is one gradient step of each part:
            y = r + gamma (1 - terminated) V(s'); loss = sum_i mean (Q_i(s, a) - y)^2, or with
            `q_clip` > 0 the clipped form max((Q - y)^2, (Q' + clip(Q - Q', -c, c) - y)^2)
            (Q' the target critic at (s, a)), which keeps Q near its target network
-  actor    sum_a pi(a|s) (alpha log pi(a|s) - min_i Q_i(s, a))
+  actor    sum_a pi(a|s) (alpha log pi(a|s) - Q_agg(s, a)), Q_agg the min (or with
+           `target_q="mean"` the mean) of the two online critics
            + entropy_penalty * (H[pi_old(s)] - H[pi(s)])^2, pi_old the Polyak-averaged actor
            (the entropy-penalty of Zhou et al., with a slow actor standing in for the policy
            that collected the data, which the buffer does not store)
@@ -143,12 +144,17 @@ def act(state: SACDiscreteState, obs, mask, key, deterministic: bool = False) ->
     return jax.random.categorical(key, log_probs).astype(jnp.int32)
 
 
+def combine_critics(q: jax.Array, kind: str) -> jax.Array:
+    """[B, 2, n] -> [B, n]: the min of the twin critics, or their mean ("mean")."""
+    return jnp.min(q, axis=1) if kind == "min" else jnp.mean(q, axis=1)
+
+
 def _critic_loss(critic_params, state: SACDiscreteState, batch: Transition):
     config = state.config
     alpha = jnp.exp(state.log_alpha.params)
     next_probs, next_log_probs = policy(state, state.actor.params, batch.next_obs, batch.next_action_mask)
     next_q = q_values(state, state.target_critic_params, batch.next_obs)  # [B, 2, n]
-    next_q = jnp.min(next_q, axis=1) if config.target_q == "min" else jnp.mean(next_q, axis=1)
+    next_q = combine_critics(next_q, config.target_q)
     next_v = jnp.sum(next_probs * (next_q - alpha * next_log_probs), axis=-1)
     target = td.transition_target(batch, next_v, config.gamma, config.reward_scale)
     action = batch.action.astype(jnp.int32)
@@ -165,7 +171,7 @@ def _actor_loss(actor_params, state: SACDiscreteState, batch: Transition):
     config = state.config
     alpha = jnp.exp(state.log_alpha.params)
     probs, log_probs = policy(state, actor_params, batch.obs, batch.action_mask)
-    q = jnp.min(q_values(state, state.critic.params, batch.obs), axis=1)  # [B, n]
+    q = combine_critics(q_values(state, state.critic.params, batch.obs), config.target_q)  # [B, n]
     q = jnp.where(probs > 0, q, 0.0)  # invalid actions carry no weight (and no NaN risk)
     h = entropy(probs, log_probs)
     old_h = jax.lax.stop_gradient(entropy(*policy(state, state.slow_actor_params, batch.obs, batch.action_mask)))

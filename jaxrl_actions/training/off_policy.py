@@ -43,7 +43,7 @@ from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.replay import make_replay_buffer
 from jaxrl_actions.training.common import ErrorFlag, Trainer
 from jaxrl_actions.types import EPISODE_LENGTH, EPISODE_RETURN, TimeStep, Transition
-from jaxrl_actions.wrappers import AutoReset, VecEnv, find_wrapper, wrap_for_training
+from jaxrl_actions.wrappers import training_env
 
 
 @struct.dataclass
@@ -99,18 +99,6 @@ def learning_starts(config: OffPolicyConfig) -> int:
     first n-step transition is stored after n_step iterations)."""
     steps = max(config.warmup_steps, config.batch_size + (config.n_step - 1) * config.num_envs)
     return math.ceil(steps / config.num_envs)
-
-
-def training_env(env, num_envs: int):
-    """`env` batched and auto-resetting with episode statistics; an env that already is
-    (a VecEnv over AutoReset) is used as given."""
-    if find_wrapper(env, VecEnv) is None:
-        return wrap_for_training(env, num_envs)
-    if find_wrapper(env, AutoReset) is None:
-        raise ValueError(f"the off-policy loop needs auto-resetting envs; {env!r} has a VecEnv but no AutoReset")
-    if env.num_envs != num_envs:
-        raise ValueError(f"{env!r} runs {env.num_envs} envs but the config asks for num_envs={num_envs}")
-    return env
 
 
 def empty_mask(space, mask) -> jax.Array:

@@ -27,7 +27,7 @@ from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env
 from jaxrl_actions.training.common import ErrorFlag, Trainer
 from jaxrl_actions.types import EPISODE_DONE, EPISODE_RETURN, INVALID_ACTION, TimeStep
-from jaxrl_actions.wrappers import wrap_for_training
+from jaxrl_actions.wrappers import training_env
 
 
 @struct.dataclass
@@ -69,7 +69,7 @@ def check_config(config: OnPolicyConfig) -> None:
 
 def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
     check_config(config)
-    venv = wrap_for_training(env, config.num_envs)
+    venv = training_env(env, config.num_envs)
     space = env.spec.action_space
     policy_step = jax.vmap(agent.policy_step, in_axes=(None, 0, 0, 0))
     value = jax.vmap(agent.value, in_axes=(None, 0))

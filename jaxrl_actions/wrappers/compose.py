@@ -1,6 +1,7 @@
 """The usual training stack in one call, and a helper to find a wrapper in a stack.
 
     wrap_for_training(env, num_envs) == NormalizeObs?(VecEnv(AutoReset(EpisodeStats?(env)), num_envs))
+    training_env(env, num_envs)       what the loops call: wrap_for_training unless already wrapped
 """
 from __future__ import annotations
 
@@ -41,4 +42,16 @@ def wrap_for_training(
     env = VecEnv(AutoReset(env, reuse_initial_state=reuse_initial_state), num_envs)
     if normalize_obs:
         env = NormalizeObs(env)
+    return env
+
+
+def training_env(env: Environment, num_envs: int) -> Environment:
+    """`env` batched and auto-resetting with episode statistics, for a training loop; an env
+    that already is (a VecEnv over AutoReset, e.g. with `reuse_initial_state`) is used as given."""
+    if find_wrapper(env, VecEnv) is None:
+        return wrap_for_training(env, num_envs)
+    if find_wrapper(env, AutoReset) is None:
+        raise ValueError(f"a training loop needs auto-resetting envs; {env!r} has a VecEnv but no AutoReset")
+    if env.num_envs != num_envs:
+        raise ValueError(f"{env!r} runs {env.num_envs} envs but the config asks for num_envs={num_envs}")
     return env
