@@ -22,6 +22,8 @@ import warnings
 from typing import Any, Callable, Optional
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 STATE_DIR = "state"
 META_FILE = "meta.json"
@@ -58,12 +60,21 @@ def _is_key(x: Any) -> bool:
     return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def _is_empty(x: Any) -> bool:
+    return int(np.prod(np.shape(x))) == 0
+
+
+# Orbax refuses zero-size arrays (MJX states have some, e.g. `act` of models without
+# activation states); they carry no data, so they are saved as empty (None) nodes and
+# rebuilt as zeros from the abstract tree on restore.
 def _to_savable(tree: Any) -> Any:
-    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+    return jax.tree.map(lambda x: None if _is_empty(x) else jax.random.key_data(x) if _is_key(x) else x, tree)
 
 
 def _abstract_savable(abstract: Any) -> Any:
     def convert(s):
+        if _is_empty(s):
+            return None
         if not _is_key(s):
             return s
         data = jax.eval_shape(jax.random.key_data, s)
@@ -79,7 +90,15 @@ def _key_impl(s: Any) -> Any:
 
 
 def _from_savable(tree: Any, abstract: Any) -> Any:
-    return jax.tree.map(lambda x, s: jax.random.wrap_key_data(x, impl=_key_impl(s)) if _is_key(s) else x, tree, abstract)
+    saved = iter(jax.tree.leaves(tree))
+
+    def rebuild(s):
+        if _is_empty(s):
+            return jnp.zeros(s.shape, s.dtype)
+        x = next(saved)
+        return jax.random.wrap_key_data(x, impl=_key_impl(s)) if _is_key(s) else x
+
+    return jax.tree.map(rebuild, abstract)
 
 
 def _sha256(path: str) -> str:

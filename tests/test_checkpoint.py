@@ -16,7 +16,9 @@ SETTINGS = dict(seeds=2, sweep={"lr": [0.1, 0.3]}, chunks=6, checkpoint_every=2,
 
 
 def _tree(x):
-    return {"w": jnp.arange(6.0).reshape(2, 3) * x, "n": jnp.int32(x), "key": jax.random.key(x)}
+    # "act": a zero-size leaf, as MJX states have (orbax refuses to save those itself)
+    return {"w": jnp.arange(6.0).reshape(2, 3) * x, "n": jnp.int32(x), "key": jax.random.key(x),
+            "act": jnp.zeros((0, 4), jnp.int8)}
 
 
 def _abstract(tree):
@@ -33,6 +35,8 @@ def test_round_trip_keeps_values_and_typed_keys(tmp_path):
     np.testing.assert_array_equal(tree["w"], _tree(4)["w"])
     assert tree["key"].dtype == _tree(0)["key"].dtype
     np.testing.assert_array_equal(jax.random.key_data(tree["key"]), jax.random.key_data(_tree(4)["key"]))
+    assert tree["act"].shape == (0, 4) and tree["act"].dtype == jnp.int8
+    assert int(tree["n"]) == 4
 
 
 def test_corrupt_file_is_named_and_previous_checkpoint_used(tmp_path):

@@ -27,7 +27,7 @@ import re
 import tempfile
 import sys
 import warnings
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -109,38 +109,10 @@ def brax_env_names() -> list[str]:
     return sorted(brax.envs._envs)  # brax keeps its registry in this module-level dict
 
 
-class _EmptyLeaves(NamedTuple):
-    """Where brax's state has zero-size arrays (e.g. MJX's `act` for models without
-    activation states) and their shapes/dtypes. They carry no data, and checkpointers
-    (orbax) refuse to save them, so `BraxEnvState` keeps them as static layout only."""
-
-    treedef: Any
-    positions: tuple  # indices into the flattened brax state
-    shapes: tuple
-    dtypes: tuple
-
-
 @struct.dataclass
 class BraxEnvState:
-    leaves: tuple  # the non-empty arrays of the unwrapped env's brax.envs.State
+    brax_state: Any  # the unwrapped env's brax.envs.State
     time: jax.Array  # int32[] steps taken in this episode
-    empty: _EmptyLeaves = struct.field(pytree_node=False)
-
-    @classmethod
-    def pack(cls, brax_state: Any, time: jax.Array) -> "BraxEnvState":
-        flat, treedef = jax.tree_util.tree_flatten(brax_state)
-        empty = [i for i, x in enumerate(flat) if np.size(x) == 0]
-        layout = _EmptyLeaves(treedef, tuple(empty), tuple(tuple(np.shape(flat[i])) for i in empty),
-                              tuple(jnp.result_type(flat[i]) for i in empty))
-        return cls(tuple(x for i, x in enumerate(flat) if i not in empty), time, layout)
-
-    @property
-    def brax_state(self) -> Any:
-        """The brax.envs.State (inside the per-env function; empty arrays rebuilt)."""
-        leaves = list(self.leaves)
-        for i, shape, dtype in zip(self.empty.positions, self.empty.shapes, self.empty.dtypes):
-            leaves.insert(i, jnp.zeros(shape, dtype))
-        return jax.tree_util.tree_unflatten(self.empty.treedef, leaves)
 
 
 class BraxEnv(Environment):
@@ -200,8 +172,10 @@ class BraxEnv(Environment):
     def reset_env(self, key: PRNGKey, params: EnvParams) -> tuple[BraxEnvState, TimeStep]:
         with _quiet_trace():
             brax_state = self.brax_env.reset(key)
+        # Python scalars (in some tasks' metrics) become strongly typed arrays, as `step` keeps them.
+        brax_state = jax.tree.map(lambda x: jnp.asarray(x, jnp.asarray(x).dtype), brax_state)
         no = jnp.bool_(False)
-        return BraxEnvState.pack(brax_state, jnp.int32(0)), self._timestep(brax_state, no, no)
+        return BraxEnvState(brax_state, jnp.int32(0)), self._timestep(brax_state, no, no)
 
     def step_env(self, key: PRNGKey, state: BraxEnvState, action: jax.Array, params: EnvParams):
         # Brax physics is deterministic given the state; `key` is unused.
@@ -209,12 +183,12 @@ class BraxEnv(Environment):
             brax_state = self.brax_env.step(state.brax_state, action)
         # Some tasks (e.g. ant) return weakly typed scalars where reset returned strong ones;
         # keep the state's types fixed so jitted steps and scan carries trace once.
-        brax_state = jax.tree.map(lambda new, old: jax.lax.convert_element_type(new, old.dtype),
-                                  brax_state, state.brax_state)
+        brax_state = jax.tree.map(lambda new, old: jnp.asarray(new, jnp.asarray(old).dtype), brax_state,
+                                  state.brax_state)
         time = state.time + 1
         terminated = jnp.asarray(brax_state.done, jnp.float32) > 0.5
         truncated = (time >= self.max_steps) & ~terminated
-        return BraxEnvState.pack(brax_state, time), self._timestep(brax_state, terminated, truncated)
+        return BraxEnvState(brax_state, time), self._timestep(brax_state, terminated, truncated)
 
     def __repr__(self) -> str:
         return f"BraxEnv({self.name}, backend={self.brax_env.backend}, max_steps={self.max_steps})"
