@@ -5,7 +5,8 @@
 
 Ten envs share one gradient step per iteration (one update per 10 env steps), hard target
 copies every 50 updates (500 env steps), epsilon 1 -> 0.05 over the first 250k env steps,
-3-step returns.
+3-step returns. Measured (4 seeds, CPU, 77 s in all): final return 495.9 +- 7.1
+(500, 500, 500, 483.5) at 500k env steps.
 """
 import envs
 from jaxrl_actions.agents import dqn

@@ -257,3 +257,18 @@ def test_wrong_spaces_raise_before_compiling():
         cqn.AGENT.init(jax.random.PRNGKey(0), EnvSpec(OBS, Discrete(3), 5), cqn.CQNConfig())
     with pytest.raises(ValueError, match="eps_end"):
         dqn.check(dqn.DQNConfig(eps_end=1.5))
+
+
+def test_revalued_regulariser_holds_utilities_near_the_target_network():
+    chosen = jnp.array([[[1.0, 2.0], [0.5, 0.0]]])  # [B=1, E=2, D=2]
+    target = jnp.array([5.0])
+    assert float(dqn.utility_regulariser(chosen, chosen, target)) == 0.0  # online == target network
+    anchor = chosen - 1.0
+    weight = 1.0 - np.exp(-np.abs(5.0 - np.asarray(chosen)))  # larger error, stronger hold
+    expected = np.sum(np.mean(weight, axis=(0, 2)))  # (U - U')^2 == 1 everywhere
+    np.testing.assert_allclose(dqn.utility_regulariser(chosen, anchor, target), expected, rtol=1e-6)
+    grad = jax.grad(lambda u: dqn.utility_regulariser(u, anchor, target))(chosen)
+    np.testing.assert_allclose(grad, 2.0 * weight / 2, rtol=1e-6)  # d/dU of w (U - U')^2 / D, D = 2
+    revalued = factorised.REValueDConfig()
+    assert revalued.regularise_utilities and not revalued.double and revalued.n_step == 3
+    assert not factorised.DecQNConfig().regularise_utilities

@@ -14,9 +14,10 @@ D action dimensions of K choices; DQN: E = D = 1):
     Q(s, a)   = mean_d U_d(s, a_d)                      per critic
     a*_d      = argmax_{valid k} mean_E U_d(s', k)      online net (double) or target net
     y         = r + gamma (1 - terminated) mean_d mean_E U'_d(s', a*_d)      target net
-    loss      = sum_E mean_B huber(Q - y)   (+ reg_weight * REValueD's utility regulariser:
-                mean of w * (y - U_d(s, a_d))^2 with w = 1 - exp(-|y - U_d|), no gradient
-                through w)
+    loss      = sum_E mean_B huber(Q - y)   (+ with `regularise_utilities`, reg_weight times
+                REValueD's regulariser: mean_d w_d (U_d(s, a_d) - U'_d(s, a_d))^2, which holds
+                each chosen utility near its target network's value, more strongly the larger
+                its own error: w_d = 1 - exp(-|y - U_d(s, a_d)|), no gradient through w_d)
     targets   every `target_period` updates: target <- (1 - tau) target + tau online
 
 Masks: `act` never picks an invalid action (greedy and random choices are masked per
@@ -61,6 +62,7 @@ class DQNConfig(OffPolicyConfig):
     num_critics: int = struct.field(pytree_node=False, default=1)  # E (REValueD's ensemble)
     target_period: int = struct.field(pytree_node=False, default=1)  # updates between target updates
     loss: str = struct.field(pytree_node=False, default="huber")
+    regularise_utilities: bool = struct.field(pytree_node=False, default=False)  # REValueD's regulariser
     # hyper-parameters (pytree leaves: vmap sweeps them)
     lr: float = 2.5e-4
     gamma: float = 0.99
@@ -69,7 +71,7 @@ class DQNConfig(OffPolicyConfig):
     eps_end: float = 0.05
     eps_decay_steps: float = 50_000.0  # env steps
     max_grad_norm: float = 10.0  # global-norm clipping; <= 0 turns it off
-    reg_weight: float = 0.0  # REValueD utility regulariser (0: off)
+    reg_weight: float = 0.0  # weight of REValueD's regulariser (with regularise_utilities)
     reward_scale: float = 1.0
 
 
@@ -150,20 +152,33 @@ def _pointwise_loss(kind: str, error: jax.Array) -> jax.Array:
     return optax.huber_loss(error) if kind == "huber" else 0.5 * jnp.square(error)
 
 
-def _loss(params, state: DQNState, batch: Transition, target: jax.Array):
-    config = state.config
+def chosen_utilities(state: DQNState, params, batch: Transition) -> jax.Array:
+    """float32[B, E, D]: every critic's utility of the batch's action in each dimension."""
     u = utilities(state, params, batch.obs)  # [B, E, D, K]
     factors = q_heads.from_space_action(state.spec.action_space, batch.action)[:, None, :]  # [B, 1, D]
-    chosen = q_heads.gather(u, jnp.broadcast_to(factors, u.shape[:-1]))  # [B, E, D]
+    return q_heads.gather(u, jnp.broadcast_to(factors, u.shape[:-1]))
+
+
+def utility_regulariser(chosen: jax.Array, anchor: jax.Array, target: jax.Array) -> jax.Array:
+    """REValueD's regulariser for chosen utilities [B, E, D], their target-network values
+    `anchor` [B, E, D] and TD targets [B]: sum_E mean_{B, D} w (U - U')^2 with
+    w = 1 - exp(-|y - U|) (a dimension whose utility is far from the target is likely moved
+    by the other dimensions' exploratory choices, so it is held near its old value)."""
+    weight = jax.lax.stop_gradient(1.0 - jnp.exp(-jnp.abs(target[:, None, None] - chosen)))
+    return jnp.sum(jnp.mean(weight * jnp.square(chosen - jax.lax.stop_gradient(anchor)), axis=(0, 2)))
+
+
+def _loss(params, state: DQNState, batch: Transition, target: jax.Array):
+    config = state.config
+    chosen = chosen_utilities(state, params, batch)  # [B, E, D]
     q = jnp.mean(chosen, axis=-1)  # [B, E]
     td_error = target[:, None] - q
     td_loss = jnp.sum(jnp.mean(_pointwise_loss(config.loss, td_error), axis=0))
-    # REValueD: pull each chosen utility towards the target, weighted by how far it is.
-    gap = target[:, None, None] - chosen
-    weight = jax.lax.stop_gradient(1.0 - jnp.exp(-jnp.abs(gap)))
-    reg = jnp.sum(jnp.mean(weight * jnp.square(gap), axis=(0, 2)))
-    loss = td_loss + config.reg_weight * reg
-    return loss, {"q_loss": td_loss, "reg_loss": reg, "q_mean": jnp.mean(q)}
+    metrics = {"q_loss": td_loss, "q_mean": jnp.mean(q)}
+    if not config.regularise_utilities:
+        return td_loss, metrics
+    reg = utility_regulariser(chosen, chosen_utilities(state, state.target_params, batch), target)
+    return td_loss + config.reg_weight * reg, {**metrics, "reg_loss": reg}
 
 
 def update(state: DQNState, batch: Transition, key) -> tuple[DQNState, dict]:

@@ -5,9 +5,10 @@ discretize(k))` over a Box env):
   mean of per-dimension utilities U_d(s, a_d); each dimension is maximised independently,
   so the greedy joint action costs D * K evaluations instead of K^D, and it is exactly the
   joint argmax of the decomposed Q.
-- REValueD (Ireland & Montana 2024): an ensemble of E factorised critics (targets from the
-  ensemble mean) plus a regulariser pulling each chosen utility U_d(s, a_d) towards the TD
-  target, weighted by 1 - exp(-|y - U_d|).
+- REValueD (Ireland & Montana 2024): an ensemble of E factorised critics sharing one target
+  (per dimension the max of the ensemble-mean target utilities, as in the authors' code)
+  plus a regulariser that holds each chosen utility U_d(s, a_d) near its target network's
+  value, weighted by 1 - exp(-|y - U_d|) (`dqn.utility_regulariser`).
 
 Both are configurations of the DQN code (`agents/dqn.py`), which is written for the
 factorised layout; see there for the update. Masks apply per dimension (bool[sum(nvec)]).
@@ -27,17 +28,22 @@ from jaxrl_actions.spaces import MultiDiscrete
 
 @struct.dataclass
 class DecQNConfig(dqn.DQNConfig):
-    """DecQN defaults: one critic, no regulariser, double-Q, Polyak targets."""
+    """DecQN defaults: one critic, no regulariser, double-Q, Polyak targets, 3-step returns."""
 
+    n_step: int = struct.field(pytree_node=False, default=3)
     lr: float = 1e-4
     eps_end: float = 0.1
 
 
 @struct.dataclass
 class REValueDConfig(dqn.DQNConfig):
-    """REValueD defaults: an ensemble of critics and the utility regulariser."""
+    """REValueD defaults: an ensemble of 10 critics, targets from their mean (no double-Q
+    selection), the utility regulariser, 3-step returns."""
 
+    n_step: int = struct.field(pytree_node=False, default=3)
     num_critics: int = struct.field(pytree_node=False, default=10)
+    double: bool = struct.field(pytree_node=False, default=False)
+    regularise_utilities: bool = struct.field(pytree_node=False, default=True)
     lr: float = 1e-4
     eps_end: float = 0.1
     reg_weight: float = 0.5
