@@ -169,6 +169,32 @@ class QEnsemble(nn.Module):
 # Tanh-Gaussian policy
 
 
+def critic_network(config: Any) -> QEnsemble:
+    """The Q-ensemble a config describes (`num_critics`, `critic_hidden`, `activation`)."""
+    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation)
+
+
+def init_actor_critic(key: jax.Array, spec: EnvSpec, config: Any, actor: nn.Module,
+                      action_dim: int) -> tuple[Any, Any]:
+    """(actor params, critic params): `actor` takes observations, the config's
+    `critic_network` takes (observation, action [action_dim])."""
+    k_actor, k_critic = jax.random.split(key)
+    obs = flatten_obs(jnp.zeros(spec.obs_space.shape), spec.obs_space)
+    action = jnp.zeros((action_dim,), jnp.float32)
+    return actor.init(k_actor, obs), critic_network(config).init(k_critic, obs, action)
+
+
+def agent_obs(state: Any, obs: jax.Array) -> jax.Array:
+    """What the networks of an agent state (with `obs_stats`, `spec`, `config`) see."""
+    return network_obs(state.obs_stats, obs, state.spec.obs_space, state.config.normalize_obs)
+
+
+def q_values(state: Any, critic_params: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """float32[..., num_critics]: the agent's critics at (obs, env action)."""
+    return critic_network(state.config).apply(critic_params, agent_obs(state, obs),
+                                              critic_action(state.spec.action_space, action))
+
+
 def tanh_gaussian(mean: jax.Array, log_std: jax.Array) -> distrax.Distribution:
     """Distribution over unit actions tanh(z), z ~ N(mean, exp(log_std)), event over the
     last axis (distrax's Tanh bijector has a numerically stable log-det)."""

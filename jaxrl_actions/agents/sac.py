@@ -34,17 +34,16 @@ from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
     GaussianActor,
     Learner,
-    QEnsemble,
     action_bounds,
+    agent_obs,
     apply_gradients,
     check_box_spec,
-    critic_action,
     ensemble_target,
-    flatten_obs,
+    init_actor_critic,
     init_obs_stats,
     make_learner,
-    network_obs,
     observe_batch,
+    q_values,
     sample_unit_action,
     squash_to_bounds,
 )
@@ -110,10 +109,6 @@ def _actor(config: SACConfig, action_dim: int) -> GaussianActor:
     return GaussianActor(action_dim, tuple(config.actor_hidden), config.activation, config.log_std_min, config.log_std_max)
 
 
-def _critic(config: SACConfig) -> QEnsemble:
-    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation)
-
-
 def _action_dim(spec: EnvSpec) -> int:
     return check_box_spec(spec, "SAC")
 
@@ -121,11 +116,7 @@ def _action_dim(spec: EnvSpec) -> int:
 def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
     check(config)
     action_dim = _action_dim(spec)
-    k_actor, k_critic = jax.random.split(key)
-    obs = flatten_obs(jnp.zeros(spec.obs_space.shape), spec.obs_space)
-    action = jnp.zeros((action_dim,), jnp.float32)
-    actor_params = _actor(config, action_dim).init(k_actor, obs)
-    critic_params = _critic(config).init(k_critic, obs, action)
+    actor_params, critic_params = init_actor_critic(key, spec, config, _actor(config, action_dim), action_dim)
     log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
     return SACState(
         actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
@@ -139,22 +130,13 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
     )
 
 
-def _obs(state: SACState, obs) -> jax.Array:
-    return network_obs(state.obs_stats, obs, state.spec.obs_space, state.config.normalize_obs)
-
-
 def _policy_action(state: SACState, actor_params, obs, mask, key):
     """(env action [..., d], log-prob [...]) sampled inside the mask's bounds."""
     space = state.spec.action_space
-    mean, log_std = _actor(state.config, _action_dim(state.spec)).apply(actor_params, _obs(state, obs))
+    mean, log_std = _actor(state.config, _action_dim(state.spec)).apply(actor_params, agent_obs(state, obs))
     unit, log_prob = sample_unit_action(mean, log_std, key)
     low, high = action_bounds(space, mask)
     return squash_to_bounds(unit, low, high), log_prob
-
-
-def _q_values(state: SACState, critic_params, obs, action) -> jax.Array:
-    space = state.spec.action_space
-    return _critic(state.config).apply(critic_params, _obs(state, obs), critic_action(space, action))
 
 
 def act(state: SACState, obs, mask, key, deterministic: bool = False) -> jax.Array:
@@ -162,7 +144,7 @@ def act(state: SACState, obs, mask, key, deterministic: bool = False) -> jax.Arr
     space = state.spec.action_space
     if not deterministic:
         return _policy_action(state, state.actor.params, obs, mask, key)[0]
-    mean, _ = _actor(state.config, _action_dim(state.spec)).apply(state.actor.params, _obs(state, obs))
+    mean, _ = _actor(state.config, _action_dim(state.spec)).apply(state.actor.params, agent_obs(state, obs))
     return squash_to_bounds(jnp.tanh(mean), *action_bounds(space, mask))
 
 
@@ -171,11 +153,11 @@ def _critic_loss(critic_params, state: SACState, batch: Transition, key):
     k_next, k_subset = jax.random.split(key)
     alpha = jnp.exp(state.log_alpha.params)
     next_action, next_log_prob = _policy_action(state, state.actor.params, batch.next_obs, batch.next_action_mask, k_next)
-    next_q = ensemble_target(_q_values(state, state.target_critic_params, batch.next_obs, next_action), k_subset,
+    next_q = ensemble_target(q_values(state, state.target_critic_params, batch.next_obs, next_action), k_subset,
                              config.target_subset)
     target = td.transition_target(batch, td.soft_value(next_q, next_log_prob, alpha), config.gamma,
                                   config.reward_scale)
-    q = _q_values(state, critic_params, batch.obs, batch.action)  # [B, N]
+    q = q_values(state, critic_params, batch.obs, batch.action)  # [B, N]
     loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}
 
@@ -183,7 +165,7 @@ def _critic_loss(critic_params, state: SACState, batch: Transition, key):
 def _actor_loss(actor_params, state: SACState, batch: Transition, key):
     alpha = jnp.exp(state.log_alpha.params)
     action, log_prob = _policy_action(state, actor_params, batch.obs, batch.action_mask, key)
-    q = _q_values(state, state.critic.params, batch.obs, action)
+    q = q_values(state, state.critic.params, batch.obs, action)
     q = jnp.min(q, axis=-1) if state.config.actor_q == "min" else jnp.mean(q, axis=-1)
     loss = jnp.mean(alpha * log_prob - q)
     return loss, log_prob

@@ -28,16 +28,15 @@ from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
     DeterministicActor,
     Learner,
-    QEnsemble,
     action_bounds,
+    agent_obs,
     apply_gradients,
     check_box_spec,
-    critic_action,
-    flatten_obs,
+    init_actor_critic,
     init_obs_stats,
     make_learner,
-    network_obs,
     observe_batch,
+    q_values,
     squash_to_bounds,
 )
 from jaxrl_actions.environment import EnvSpec
@@ -103,10 +102,6 @@ def _actor(config: TD3Config, action_dim: int) -> DeterministicActor:
     return DeterministicActor(action_dim, tuple(config.actor_hidden), config.activation)
 
 
-def _critic(config: TD3Config) -> QEnsemble:
-    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation)
-
-
 def _action_dim(spec: EnvSpec) -> int:
     return check_box_spec(spec, "TD3")
 
@@ -114,10 +109,7 @@ def _action_dim(spec: EnvSpec) -> int:
 def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
     check(config)
     action_dim = _action_dim(spec)
-    k_actor, k_critic = jax.random.split(key)
-    obs = flatten_obs(jnp.zeros(spec.obs_space.shape), spec.obs_space)
-    actor_params = _actor(config, action_dim).init(k_actor, obs)
-    critic_params = _critic(config).init(k_critic, obs, jnp.zeros((action_dim,), jnp.float32))
+    actor_params, critic_params = init_actor_critic(key, spec, config, _actor(config, action_dim), action_dim)
     return TD3State(
         actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
         critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm),
@@ -130,17 +122,8 @@ def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
     )
 
 
-def _obs(state: TD3State, obs) -> jax.Array:
-    return network_obs(state.obs_stats, obs, state.spec.obs_space, state.config.normalize_obs)
-
-
 def _unit_action(state: TD3State, actor_params, obs) -> jax.Array:
-    return _actor(state.config, _action_dim(state.spec)).apply(actor_params, _obs(state, obs))
-
-
-def _q_values(state: TD3State, critic_params, obs, action) -> jax.Array:
-    space = state.spec.action_space
-    return _critic(state.config).apply(critic_params, _obs(state, obs), critic_action(space, action))
+    return _actor(state.config, _action_dim(state.spec)).apply(actor_params, agent_obs(state, obs))
 
 
 def act(state: TD3State, obs, mask, key, deterministic: bool = False) -> jax.Array:
@@ -160,9 +143,9 @@ def _critic_loss(critic_params, state: TD3State, batch: Transition, key):
                          -config.target_noise_clip, config.target_noise_clip)
         next_unit = jnp.clip(next_unit + noise, -1.0, 1.0)
     next_action = squash_to_bounds(next_unit, *action_bounds(state.spec.action_space, batch.next_action_mask))
-    next_q = jnp.min(_q_values(state, state.target_critic_params, batch.next_obs, next_action), axis=-1)
+    next_q = jnp.min(q_values(state, state.target_critic_params, batch.next_obs, next_action), axis=-1)
     target = td.transition_target(batch, next_q, config.gamma, config.reward_scale)
-    q = _q_values(state, critic_params, batch.obs, batch.action)  # [B, num_critics]
+    q = q_values(state, critic_params, batch.obs, batch.action)  # [B, num_critics]
     loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}
 
@@ -170,7 +153,7 @@ def _critic_loss(critic_params, state: TD3State, batch: Transition, key):
 def _actor_loss(actor_params, state: TD3State, batch: Transition):
     unit = _unit_action(state, actor_params, batch.obs)
     action = squash_to_bounds(unit, *action_bounds(state.spec.action_space, batch.action_mask))
-    return -jnp.mean(_q_values(state, state.critic.params, batch.obs, action)[..., 0])
+    return -jnp.mean(q_values(state, state.critic.params, batch.obs, action)[..., 0])
 
 
 def _update_actor_and_targets(state: TD3State, batch: Transition) -> tuple[TD3State, dict]:
