@@ -20,11 +20,7 @@ EXPERIMENT = Experiment(
     description="SAC (twin Q, auto-entropy) on Walker2d (MJX), 1M env steps",
     make_env=lambda **kwargs: envs.make("walker2d", **kwargs),
     agent=sac.AGENT,
-    config=sac.SACConfig(
-        total_steps=1_000_000, num_envs=1, batch_size=256, buffer_size=1_000_000, warmup_steps=10_000, utd=1,
-        actor_hidden=(256, 256), critic_hidden=(256, 256), actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4,
-        gamma=0.99, tau=0.005, init_alpha=1.0, target_entropy_per_dim=-1.0,
-    ),
+    config=sac.SACConfig(),  # the defaults are the published settings above
 )
 
 if __name__ == "__main__":

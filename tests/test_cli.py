@@ -145,3 +145,23 @@ def test_bench_sweep_script_writes_its_json(project, tmp_path):
     assert result["seeds"] == 4 and result["env_steps"] == 96
     assert result["one_seed_s"] > 0 and result["cost_ratio"] == result["many_seeds_s"] / result["one_seed_s"]
     assert result["many_seeds_compile_s"] > 0
+
+
+def test_every_experiment_file_plans_with_valid_settings():
+    """Each experiment in experiments/ loads and its settings pass every host-side check
+    (nothing compiles), and a bad setting is named before anything is built."""
+    from jaxrl_actions.training.runner import make_plan
+
+    root = os.path.dirname(TESTS_DIR)
+    planned = []
+    for name, path in experiment_mod.list_experiment_files(root):
+        with open(path) as f:
+            if "EXPERIMENT = Experiment(" not in f.read():
+                continue  # a script (benchmarks, studies)
+        experiment, _ = experiment_mod.load_experiment(path)
+        assert make_plan(experiment, seeds=1).groups[0].num_updates >= 1, name
+        planned.append(name)
+    assert {"ppo_ant", "ppo_cartpole", "dqn_cartpole", "sac_hopper", "revalued_walker2d"} <= set(planned)
+    ppo_ant, _ = experiment_mod.load_experiment(os.path.join(root, "experiments", "ppo_ant.py"))
+    with pytest.raises(ValueError, match="unroll_len=7"):
+        make_plan(ppo_ant, seeds=1, overrides={"agent.unroll_len": 7})

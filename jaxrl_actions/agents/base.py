@@ -47,6 +47,9 @@ class Agent:
     policy_step: Optional[Callable] = None
     value: Optional[Callable] = None
     description: str = ""
+    # Host-side check of a config (names the bad field and value); the loops call it in
+    # make_trainer, before anything is traced. None: init checks.
+    check_config: Optional[Callable] = None
     extras: dict = dataclasses.field(default_factory=dict)  # family-specific functions
 
 

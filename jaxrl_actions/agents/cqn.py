@@ -197,6 +197,7 @@ AGENT = Agent(
     init=init,
     act=act,
     update=update,
+    check_config=check,
     description="Coarse-to-fine Q-network: per-dimension intervals refined over levels (Box actions)",
 )
 register(AGENT)

@@ -220,6 +220,7 @@ AGENT = Agent(
     init=init_dqn,
     act=act,
     update=update,
+    check_config=check,
     description="DQN: double-Q targets, optional dueling head, linear epsilon, masks (Discrete actions)",
 )
 register(AGENT)

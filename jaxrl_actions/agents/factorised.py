@@ -67,11 +67,12 @@ def init_revalued(key, spec: EnvSpec, config: dqn.DQNConfig) -> dqn.DQNState:
 
 DECQN = Agent(
     name="decqn", family="off_policy", config_cls=DecQNConfig, init=init_decqn, act=dqn.act, update=dqn.update,
+    check_config=dqn.check,
     description="DecQN: decoupled per-dimension Q-learning for MultiDiscrete (discretised Box) actions, masks",
 )
 REVALUED = Agent(
     name="revalued", family="off_policy", config_cls=REValueDConfig, init=init_revalued, act=dqn.act,
-    update=dqn.update,
+    update=dqn.update, check_config=dqn.check,
     description="REValueD: ensemble of DecQN critics with a regularised value decomposition (MultiDiscrete)",
 )
 register(DECQN)

@@ -268,6 +268,7 @@ AGENT = Agent(
     update=update,
     policy_step=policy_step,
     value=value,
+    check_config=check_config,
     description="PPO for any action space with masks (clip, GAE, entropy, lr annealing, obs norm)",
 )
 register(AGENT)

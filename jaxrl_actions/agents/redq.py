@@ -34,6 +34,7 @@ AGENT = Agent(
     init=sac.init,
     act=sac.act,
     update=sac.update,
+    check_config=sac.check,
     description="REDQ: SAC with N critics, min over a random M in the target, high update-to-data ratio",
 )
 register(AGENT)

@@ -220,6 +220,7 @@ AGENT = Agent(
     init=init,
     act=act,
     update=update,
+    check_config=check,
     description="Soft Actor-Critic: twin Q, tanh-Gaussian policy, automatic entropy tuning (Box actions, masks)",
 )
 register(AGENT)

@@ -193,6 +193,7 @@ AGENT = Agent(
     init=init,
     act=act,
     update=update,
+    check_config=check,
     description="TD3: twin critics, target policy smoothing, delayed actor (Box actions, masks)",
 )
 DDPG_AGENT = Agent(
@@ -202,6 +203,7 @@ DDPG_AGENT = Agent(
     init=init,
     act=act,
     update=update,
+    check_config=check,
     description="DDPG: TD3 with one critic, no target smoothing, no policy delay",
 )
 register(AGENT)

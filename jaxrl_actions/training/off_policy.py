@@ -123,6 +123,8 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
     if agent.family != "off_policy":
         raise ValueError(f"agent {agent.name!r} is {agent.family!r}; the off-policy loop needs an off_policy agent")
     check_config(config)
+    if agent.check_config is not None:
+        agent.check_config(config)
     spec = env.spec
     space = spec.action_space
     venv = training_env(env, config.num_envs)

@@ -69,6 +69,8 @@ def check_config(config: OnPolicyConfig) -> None:
 
 def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
     check_config(config)
+    if agent.check_config is not None:
+        agent.check_config(config)
     venv = training_env(env, config.num_envs)
     space = env.spec.action_space
     policy_step = jax.vmap(agent.policy_step, in_axes=(None, 0, 0, 0))
