@@ -75,7 +75,7 @@ def n_step_transition(window: Transition, gamma: Any) -> Transition:
         terminated=at_last(window.terminated), truncated=at_last(window.truncated),
         next_obs=tree(at_last, window.next_obs), action_mask=tree(first, window.action_mask),
         next_action_mask=tree(at_last, window.next_action_mask),
-        discount=jnp.power(gamma, span.astype(jnp.float32)),
+        discount=jnp.power(gamma, span.astype(jnp.float32)), behaviour=tree(first, window.behaviour),
     )
 
 

@@ -82,6 +82,9 @@ class Transition(NamedTuple):
     # The discount on the bootstrap value: gamma^m for a transition spanning m env steps
     # (the off-policy loop's n-step returns); None for one-step transitions (gamma).
     discount: Optional[Array] = None
+    # What the acting policy recorded about itself for this step (e.g. its entropy), from the
+    # agent's `extras["behaviour"]` hook; None for agents without one.
+    behaviour: Optional[PyTree] = None
 
 
 class BanditObs(NamedTuple):

@@ -188,9 +188,17 @@ def test_discrete_sac_learns_the_best_valid_action_of_a_masked_bandit():
                                             actor_hidden=(32,), critic_hidden=(32,), actor_lr=3e-3, critic_lr=3e-3,
                                             alpha_lr=3e-3, init_alpha=0.1, target_entropy_ratio=0.1, q_clip=0.5,
                                             target_q="mean", entropy_penalty=0.1)
-    state, _ = _train(env, sac_discrete.AGENT, config)
-    returns = evaluate(env, sac_discrete.AGENT, state, jax.random.PRNGKey(1), episodes=64, deterministic=True)
+    carry, _ = jax.jit(fused_train(make_trainer(env, sac_discrete.AGENT, config)))(jax.random.PRNGKey(0))
+    returns = evaluate(env, sac_discrete.AGENT, carry.agent_state, jax.random.PRNGKey(1), episodes=64,
+                       deterministic=True)
     assert float(returns.mean()) >= env.optimal_return - 0.02
+    # The entropy penalty's H_old: each stored step records the entropy of the policy that
+    # acted, log(valid actions) for the uniform warm-up actions.
+    stored = carry.buffer_state.experience
+    recorded = np.asarray(stored.behaviour[0, :1_500])
+    uniform = np.log(np.asarray(stored.action_mask[0, :1_500]).sum(-1))
+    np.testing.assert_allclose(recorded[:200], uniform[:200], rtol=1e-6)
+    assert (recorded[200:] <= uniform[200:] + 1e-5).all() and recorded[-100:].mean() < 0.5 * uniform[-100:].mean()
 
 
 def test_decqn_learns_a_discretised_continuous_probe():

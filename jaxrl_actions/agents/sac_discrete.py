@@ -18,12 +18,13 @@ with one dimension), one `update` is one gradient step of each part:
            (Q' the target critic at (s, a)), which keeps Q near its target network
   actor    sum_a pi(a|s) (alpha log pi(a|s) - Q_agg(s, a)), Q_agg the min (or with
            `target_q="mean"` the mean) of the two online critics
-           + entropy_penalty * (H[pi_old(s)] - H[pi(s)])^2, pi_old the Polyak-averaged actor
-           (the entropy-penalty of Zhou et al., with a slow actor standing in for the policy
-           that collected the data, which the buffer does not store)
+           + entropy_penalty * (H_old(s) - H[pi(s)])^2, the entropy penalty of Zhou et al.:
+           H_old is the entropy of the policy that acted in s, recorded when it acted
+           (`behaviour`, stored by the off-policy loop; log(valid actions) for uniform
+           warm-up actions). A batch without records gets no penalty.
   alpha    log_alpha * (H[pi(s)] - target entropy), target entropy = target_entropy_ratio *
            log(number of valid actions in s)  (if `autotune_alpha`)
-  targets  Polyak averaging of critics (and the slow actor) with rate tau
+  targets  Polyak averaging of the critics with rate tau
 """
 from __future__ import annotations
 
@@ -72,7 +73,6 @@ class SACDiscreteConfig(OffPolicyConfig):
 @struct.dataclass
 class SACDiscreteState:
     actor: Learner
-    slow_actor_params: Any  # Polyak average of the actor (the entropy penalty's old policy)
     critic: Learner
     target_critic_params: Any
     log_alpha: Learner
@@ -110,7 +110,6 @@ def init(key: jax.Array, spec: EnvSpec, config: SACDiscreteConfig) -> SACDiscret
     critic_params = _critic(config, n).init(k_critic, obs)
     return SACDiscreteState(
         actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
-        slow_actor_params=actor_params,
         critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm),
         target_critic_params=critic_params,
         log_alpha=make_learner(jnp.log(jnp.asarray(config.init_alpha, jnp.float32)), config.alpha_lr, 0.0),
@@ -149,6 +148,15 @@ def combine_critics(q: jax.Array, kind: str) -> jax.Array:
     return jnp.min(q, axis=1) if kind == "min" else jnp.mean(q, axis=1)
 
 
+def behaviour(state: SACDiscreteState, obs, mask, uniform) -> jax.Array:
+    """float32[]: the entropy of the policy acting in `obs` (uniform over the valid actions
+    while `uniform`), which the entropy penalty compares against."""
+    probs, log_probs = policy(state, state.actor.params, obs, mask)
+    n = state.spec.action_space.n
+    valid = jnp.float32(n) if mask is None else jnp.sum(mask).astype(jnp.float32)
+    return jnp.where(uniform, jnp.log(jnp.maximum(valid, 1.0)), entropy(probs, log_probs))
+
+
 def _critic_loss(critic_params, state: SACDiscreteState, batch: Transition):
     config = state.config
     alpha = jnp.exp(state.log_alpha.params)
@@ -174,7 +182,7 @@ def _actor_loss(actor_params, state: SACDiscreteState, batch: Transition):
     q = combine_critics(q_values(state, state.critic.params, batch.obs), config.target_q)  # [B, n]
     q = jnp.where(probs > 0, q, 0.0)  # invalid actions carry no weight (and no NaN risk)
     h = entropy(probs, log_probs)
-    old_h = jax.lax.stop_gradient(entropy(*policy(state, state.slow_actor_params, batch.obs, batch.action_mask)))
+    old_h = jax.lax.stop_gradient(h if batch.behaviour is None else batch.behaviour)
     loss = jnp.mean(jnp.sum(probs * (alpha * log_probs - q), axis=-1) + config.entropy_penalty * jnp.square(old_h - h))
     return loss, h
 
@@ -200,7 +208,6 @@ def update(state: SACDiscreteState, batch: Transition, key) -> tuple[SACDiscrete
     state = state.replace(
         critic=critic, actor=actor, log_alpha=log_alpha,
         target_critic_params=td.soft_update(state.target_critic_params, critic.params, config.tau),
-        slow_actor_params=td.soft_update(state.slow_actor_params, actor.params, config.tau),
     )
     metrics = {**critic_metrics, "actor_loss": actor_loss, "entropy": jnp.mean(h), "alpha": jnp.exp(log_alpha.params)}
     return state, metrics
@@ -213,6 +220,7 @@ AGENT = Agent(
     init=init,
     act=act,
     update=update,
+    extras={"behaviour": behaviour},
     description="Discrete SAC: twin soft Q, categorical policy, auto temperature, Zhou et al. options, masks",
 )
 register(AGENT)

@@ -27,6 +27,10 @@ n-step returns (`n_step > 1`): each stored transition sums up to n discounted re
 one env, stops at the first episode end, and carries its bootstrap discount gamma^m
 (`Transition.discount`, read by `td.transition_target`); gamma is the agent config's.
 
+Behaviour records: an agent with `extras["behaviour"](state, obs, mask, uniform) -> pytree`
+(e.g. discrete SAC: the acting policy's entropy) has it stored with each transition
+(`Transition.behaviour`); `uniform` is True while warm-up actions are uniformly random.
+
 Config: an agent config that subclasses `OffPolicyConfig` (these fields are static).
 """
 from __future__ import annotations
@@ -132,6 +136,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
     buffer = make_replay_buffer(config.buffer_size, config.batch_size)
     start = learning_starts(config)
     n_step = config.n_step
+    behaviour_fn = agent.extras.get("behaviour")
     warmup_iters = math.ceil(config.warmup_steps / num_envs)
 
     def random_actions(key, mask):
@@ -142,18 +147,26 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         keys = jax.random.split(key, num_envs)
         return jax.vmap(agent.act, in_axes=(None, 0, 0, 0, None))(agent_state, obs, mask, keys, False)
 
-    def example_transition(ts: TimeStep, key) -> Transition:
+    def behaviour(agent_state, ts: TimeStep, uniform) -> Any:
+        """The agent's behaviour record for each env's step, or None."""
+        if behaviour_fn is None:
+            return None
+        return jax.vmap(behaviour_fn, in_axes=(None, 0, 0, None))(agent_state, ts.obs, ts.action_mask, uniform)
+
+    def example_transition(ts: TimeStep, agent_state, key) -> Transition:
         """One transition as the buffer stores it (shapes and dtypes only)."""
         obs, mask = jax.tree_util.tree_map(lambda x: x[0], (ts.obs, ts.action_mask))
         discount = jnp.float32(1.0) if n_step > 1 else None
+        record = jax.eval_shape(behaviour, agent_state, ts, jnp.bool_(True))
+        record = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape[1:], s.dtype), record)
         return Transition(obs, space.sample(key, None), jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False),
-                          obs, mask, mask, discount)
+                          obs, mask, mask, discount, record)
 
-    def empty_window(ts: TimeStep, key):
+    def empty_window(ts: TimeStep, agent_state, key):
         """Transition[n_step, num_envs] of placeholders, replaced before any is stored."""
         if n_step == 1:
             return None
-        one = example_transition(ts, key)._replace(discount=None)
+        one = example_transition(ts, agent_state, key)._replace(discount=None)
         return jax.tree_util.tree_map(lambda x: jnp.zeros((n_step, num_envs) + jnp.shape(x), jnp.asarray(x).dtype), one)
 
     def store(carry: OffPolicyCarry, transition: Transition):
@@ -170,9 +183,9 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         k_env, k_agent, k_example, key = jax.random.split(key, 4)
         env_state, ts = venv.reset(k_env)
         agent_state = agent.init(k_agent, spec, config)
-        buffer_state = buffer.init(example_transition(ts, k_example))
+        buffer_state = buffer.init(example_transition(ts, agent_state, k_example))
         return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer_state, key,
-                              empty_window(ts, k_example))
+                              empty_window(ts, agent_state, k_example))
 
     def learn(agent_state, buffer_state, key):
         def one_update(state, k):
@@ -192,8 +205,9 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         ts = carry.timestep
         error = carry.error.record(empty_mask(space, ts.action_mask), carry.step)
 
+        uniform = carry.step < warmup_iters
         actions = jax.lax.cond(
-            carry.step < warmup_iters,
+            uniform,
             lambda: random_actions(k_random, ts.action_mask),
             lambda: policy_actions(carry.agent_state, k_policy, ts.obs, ts.action_mask),
         )
@@ -207,6 +221,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
             next_obs=next_ts.final_obs,
             action_mask=ts.action_mask,
             next_action_mask=next_ts.final_action_mask,
+            behaviour=behaviour(carry.agent_state, ts, uniform),
         )
         buffer_state, window = store(carry, transition)
 
