@@ -6,6 +6,8 @@
 Options from "Revisiting Discrete Soft Actor-Critic": `target_q="mean"` (double-average
 Q), `q_clip` (clipped critic loss), `entropy_penalty`. Measured with these settings (4
 seeds, CPU, 16 min): final return 500 +- 0 at 500k env steps, 500 already at 25k.
+With all three options (`target_q=mean q_clip=0.5 entropy_penalty=0.5`, 2 seeds, 100k env
+steps): 500 +- 0.
 """
 import envs
 from jaxrl_actions.agents import sac_discrete
