@@ -2,6 +2,7 @@
 NormalizeObs moments, RunningStats, wrap_for_training / find_wrapper."""
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -129,6 +130,36 @@ def test_autoreset_reuse_initial_state():
     ts0, traj = run_steps(AutoReset(CountEnv(max_steps=4), reuse_initial_state=True), ACTIONS)
     done = traj.terminated | traj.truncated
     np.testing.assert_array_equal(traj.obs[done], np.broadcast_to(ts0.obs, traj.obs[done].shape))
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_vec_env_over_autoreset_equals_vmapped_steps(reuse):
+    """VecEnv skips AutoReset's resets in steps where no episode ended (step_batch); every
+    state and TimeStep equals stepping each env with vmap(AutoReset.step)."""
+    inner = AutoReset(EpisodeStats(CountEnv(max_steps=5)), reuse_initial_state=reuse)
+    venv = VecEnv(inner, 3)
+    # Column 0 terminates at step 6, column 1 never acts 2 (truncates every 5 steps), column 2 at 2 and 9.
+    actions = jnp.zeros((12, 3), jnp.int32).at[6, 0].set(2).at[2, 2].set(2).at[9, 2].set(2)
+
+    @jax.jit
+    def both(key):
+        state, _ = venv.reset(key)
+
+        def body(carry, xs):
+            fast, slow = carry
+            k, a = xs
+            fast, ts_fast = venv.step(k, fast, a)
+            keys = jax.random.split(k, 3)
+            slow, ts_slow = jax.vmap(inner.step)(keys, slow, a)
+            return (fast, slow), (fast, ts_fast, slow, ts_slow)
+
+        keys = jax.random.split(jax.random.fold_in(key, 1), actions.shape[0])
+        return jax.lax.scan(body, (state, state), (keys, actions))[1]
+
+    fast, ts_fast, slow, ts_slow = both(jax.random.PRNGKey(4))
+    chex.assert_trees_all_equal((fast, ts_fast), (slow, ts_slow))
+    done = np.asarray(ts_fast.terminated | ts_fast.truncated)
+    assert done.any(axis=1).sum() >= 3 and (~done.any(axis=1)).sum() >= 3  # both branches taken
 
 
 def test_episode_stats_match_python_recount():

@@ -11,7 +11,9 @@ two episodes on purpose:
     final_action_mask              the mask that goes with `final_obs` (None without masks)
 
 All selections are `jnp.where` over the state / TimeStep pytrees (the reset is computed
-every step and selected), so the wrapper is jit- and vmap-friendly.
+every step and selected), so the wrapper is jit- and vmap-friendly. Under a VecEnv the
+batch skips the resets' computation in steps where no episode ended (`step_batch`, same
+numbers); for cheap envs such as CartPole the reset is a fifth of a PPO run's time.
 
 State that must survive these resets (episode statistics) is wrapped in `KeepOnReset`
 by the wrapper that owns it; AutoReset keeps the stepped value of such nodes wherever
@@ -85,16 +87,39 @@ class AutoReset(Wrapper):
     def step_env(self, key, state: AutoResetState, action, params) -> tuple[AutoResetState, TimeStep]:
         step_key, reset_key = jax.random.split(key)
         env_state, ts = self.env.step(step_key, state.env_state, action, params)
+        reset_state, reset_ts = self._reset(state, reset_key, params)
+        return self._continue(state, env_state, ts, reset_state, reset_ts)
+
+    def step_batch(self, keys, state: AutoResetState, action, params) -> tuple[AutoResetState, TimeStep]:
+        """`vmap(step)` over a leading env axis, for VecEnv, with equal results: the inner
+        resets are computed only when some episode ended (a batch-level `lax.cond`; inside
+        an outer vmap, e.g. over seeds, both branches run, as in `step`)."""
+        split = jax.vmap(jax.random.split)(keys)
+        step_keys, reset_keys = split[:, 0], split[:, 1]
+        env_state, ts = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(step_keys, state.env_state, action, params)
+
+        def some_ended():
+            reset_state, reset_ts = jax.vmap(self._reset, in_axes=(0, 0, None))(state, reset_keys, params)
+            return jax.vmap(self._continue)(state, env_state, ts, reset_state, reset_ts)
+
+        def none_ended():
+            return state.replace(env_state=env_state), ts._replace(final_obs=ts.obs, final_action_mask=ts.action_mask)
+
+        return jax.lax.cond(jnp.any(ts.done), some_ended, none_ended)
+
+    def _reset(self, state: AutoResetState, key, params) -> tuple[Any, TimeStep]:
+        """The state and TimeStep a finished episode continues from."""
         if self.reuse_initial_state:
-            reset_state, reset_ts = state.initial
-        else:
-            reset_state, reset_ts = self.env.reset(reset_key, params)
+            return state.initial
+        return self.env.reset(key, params)
+
+    def _continue(self, state: AutoResetState, env_state, ts: TimeStep, reset_state, reset_ts: TimeStep):
+        """The stepped env where its episode goes on, the reset one where it ended."""
         done = ts.done
-        new_env_state = select_reset_state(done, reset_state, env_state)
         out = ts._replace(
             obs=select_tree(done, reset_ts.obs, ts.obs),
             action_mask=select_tree(done, reset_ts.action_mask, ts.action_mask),
             final_obs=ts.obs,
             final_action_mask=ts.action_mask,
         )
-        return state.replace(env_state=new_env_state), out
+        return state.replace(env_state=select_reset_state(done, reset_state, env_state)), out

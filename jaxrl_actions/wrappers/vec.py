@@ -58,4 +58,7 @@ class VecEnv(BatchedWrapper):
     def step_env(self, key, state, action, params):
         self._check_batch(action)
         keys = jax.random.split(key, self._num_envs)
+        step_batch = getattr(self.env, "step_batch", None)  # AutoReset: resets only when needed
+        if step_batch is not None:
+            return step_batch(keys, state, action, params)
         return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action, params)
