@@ -35,6 +35,36 @@ from jaxrl_actions import running_stats
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.networks.mlp import MLP, orthogonal
 from jaxrl_actions.spaces import Box
+from jaxrl_actions.training.off_policy import OffPolicyConfig
+
+
+# ---------------------------------------------------------------------------------------
+# Config fields of the soft actor-critics (SAC, REDQ, discrete SAC)
+
+
+@struct.dataclass
+class SoftActorCriticConfig(OffPolicyConfig):
+    # structure (static)
+    actor_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
+    critic_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
+    activation: str = struct.field(pytree_node=False, default="relu")
+    autotune_alpha: bool = struct.field(pytree_node=False, default=True)
+    # hyper-parameters (pytree leaves: vmap sweeps them)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    init_alpha: float = 1.0
+    reward_scale: float = 1.0
+    max_grad_norm: float = 0.0  # global-norm clipping; <= 0 turns it off
+
+
+SOFT_ACTOR_CRITIC_CHECKS = {
+    "actor_lr": lambda v: v > 0, "critic_lr": lambda v: v > 0, "alpha_lr": lambda v: v >= 0,
+    "gamma": lambda v: (v >= 0) & (v <= 1), "tau": lambda v: (v > 0) & (v <= 1),
+    "init_alpha": lambda v: v > 0, "reward_scale": lambda v: v > 0,
+}
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ replayed batches (kept in the state, updated by `update`).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -32,8 +32,10 @@ from jaxrl_actions import td
 from jaxrl_actions.agents import register
 from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
+    SOFT_ACTOR_CRITIC_CHECKS,
     GaussianActor,
     Learner,
+    SoftActorCriticConfig,
     action_bounds,
     agent_obs,
     apply_gradients,
@@ -48,34 +50,21 @@ from jaxrl_actions.agents.continuous import (
     squash_to_bounds,
 )
 from jaxrl_actions.environment import EnvSpec
-from jaxrl_actions.training.off_policy import OffPolicyConfig
 from jaxrl_actions.types import Transition
 
 ACTOR_Q_REDUCTIONS = ("min", "mean")
 
 
 @struct.dataclass
-class SACConfig(OffPolicyConfig):
+class SACConfig(SoftActorCriticConfig):
     # structure (static)
-    actor_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
-    critic_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
-    activation: str = struct.field(pytree_node=False, default="relu")
     num_critics: int = struct.field(pytree_node=False, default=2)  # N
     target_subset: int = struct.field(pytree_node=False, default=2)  # M critics minimised in the target
     actor_q: str = struct.field(pytree_node=False, default="min")  # "min" (SAC) | "mean" (REDQ)
     policy_delay: int = struct.field(pytree_node=False, default=1)  # critic steps per actor step
-    autotune_alpha: bool = struct.field(pytree_node=False, default=True)
     normalize_obs: bool = struct.field(pytree_node=False, default=False)  # running moments of replayed obs
     # hyper-parameters (pytree leaves: vmap sweeps them)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    init_alpha: float = 1.0
     target_entropy_per_dim: float = -1.0  # target entropy = this * action_dim
-    reward_scale: float = 1.0
-    max_grad_norm: float = 0.0  # global-norm clipping; <= 0 turns it off
     log_std_min: float = struct.field(pytree_node=False, default=-5.0)
     log_std_max: float = struct.field(pytree_node=False, default=2.0)
 
@@ -94,9 +83,7 @@ class SACState:
 
 def check(config: SACConfig) -> None:
     validate_config(config, {
-        "actor_lr": lambda v: v > 0, "critic_lr": lambda v: v > 0, "alpha_lr": lambda v: v >= 0,
-        "gamma": lambda v: (v >= 0) & (v <= 1), "tau": lambda v: (v > 0) & (v <= 1),
-        "init_alpha": lambda v: v > 0, "reward_scale": lambda v: v > 0,
+        **SOFT_ACTOR_CRITIC_CHECKS,
         "num_critics": lambda v: v >= 1, "target_subset": lambda v: v >= 1, "policy_delay": lambda v: v >= 1,
     })
     if config.target_subset > config.num_critics:

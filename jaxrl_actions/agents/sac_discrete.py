@@ -28,7 +28,7 @@ with one dimension), one `update` is one gradient step of each part:
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -37,37 +37,31 @@ from flax import struct
 from jaxrl_actions import td
 from jaxrl_actions.agents import register
 from jaxrl_actions.agents.base import Agent, validate_config
-from jaxrl_actions.agents.continuous import Learner, apply_gradients, flatten_obs, make_learner
+from jaxrl_actions.agents.continuous import (
+    SOFT_ACTOR_CRITIC_CHECKS,
+    Learner,
+    SoftActorCriticConfig,
+    apply_gradients,
+    flatten_obs,
+    make_learner,
+)
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.networks import q_heads
 from jaxrl_actions.networks.mlp import MLP
 from jaxrl_actions.spaces import Discrete
-from jaxrl_actions.training.off_policy import OffPolicyConfig
 from jaxrl_actions.types import Transition
 
 TARGET_Q = ("min", "mean")
 
 
 @struct.dataclass
-class SACDiscreteConfig(OffPolicyConfig):
+class SACDiscreteConfig(SoftActorCriticConfig):
     # structure (static)
-    actor_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
-    critic_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
-    activation: str = struct.field(pytree_node=False, default="relu")
     target_q: str = struct.field(pytree_node=False, default="min")  # "mean": double-average Q
-    autotune_alpha: bool = struct.field(pytree_node=False, default=True)
     # hyper-parameters (pytree leaves)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    init_alpha: float = 1.0
     target_entropy_ratio: float = 0.98  # of log(valid actions); Zhou et al. suggest lower values
     entropy_penalty: float = 0.0  # beta of the entropy-change penalty (0: off)
     q_clip: float = 0.0  # c of the clipped critic loss (0: off)
-    max_grad_norm: float = 0.0
-    reward_scale: float = 1.0
 
 
 @struct.dataclass
@@ -82,10 +76,9 @@ class SACDiscreteState:
 
 def check(config: SACDiscreteConfig, spec: EnvSpec) -> None:
     validate_config(config, {
-        "actor_lr": lambda v: v > 0, "critic_lr": lambda v: v > 0, "alpha_lr": lambda v: v >= 0,
-        "gamma": lambda v: (v >= 0) & (v <= 1), "tau": lambda v: (v > 0) & (v <= 1),
-        "init_alpha": lambda v: v > 0, "target_entropy_ratio": lambda v: (v >= 0) & (v <= 1),
-        "entropy_penalty": lambda v: v >= 0, "q_clip": lambda v: v >= 0, "reward_scale": lambda v: v > 0,
+        **SOFT_ACTOR_CRITIC_CHECKS,
+        "target_entropy_ratio": lambda v: (v >= 0) & (v <= 1),
+        "entropy_penalty": lambda v: v >= 0, "q_clip": lambda v: v >= 0,
     })
     if config.target_q not in TARGET_Q:
         raise ValueError(f"{type(config).__name__}.target_q={config.target_q!r}; choose one of {TARGET_Q}")
