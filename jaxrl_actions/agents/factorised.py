@@ -8,7 +8,8 @@ discretize(k))` over a Box env):
 - REValueD (Ireland & Montana 2024): an ensemble of E factorised critics sharing one target
   (per dimension the max of the ensemble-mean target utilities, as in the authors' code)
   plus a regulariser that holds each chosen utility U_d(s, a_d) near its target network's
-  value, weighted by 1 - exp(-|y - U_d|) (`dqn.utility_regulariser`).
+  value, weighted by 1 - exp(-|y - U_d|) (`dqn.utility_regulariser`). The authors' public
+  code has no regulariser yet, so this form follows the paper's description as we read it.
 
 Both are configurations of the DQN code (`agents/dqn.py`), which is written for the
 factorised layout; see there for the update. Masks apply per dimension (bool[sum(nvec)]).
