@@ -1,10 +1,9 @@
 """Temporal-difference targets for off-policy learners (pure, shape-asserted).
 
-    td_target(reward[B], terminated[B], next_value[B], gamma) -> float32[B]
-        reward + gamma * (1 - terminated) * next_value
-    transition_target(batch: Transition[B], next_value[B, ...], gamma, reward_scale)
-        the same for a replay batch, with each transition's own discount (gamma^n for
-        n-step transitions); extra axes of next_value (levels, critics) broadcast
+    transition_target(batch: Transition[B], next_value[B, ...], gamma, reward_scale) -> [B, ...]
+        reward_scale * reward + discount * (1 - terminated) * next_value, with discount
+        gamma, or each n-step transition's own gamma^m; extra axes of next_value (levels,
+        critics) broadcast
     n_step_transition(window: Transition[n, B], gamma) -> Transition[B]
         the n-step transition starting at window[0], cut at the first episode end
     soft_value(next_q[B], next_log_prob[B], alpha) -> float32[B]
@@ -25,14 +24,6 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl_actions.types import Transition
-
-
-def td_target(reward: jax.Array, terminated: jax.Array, next_value: jax.Array, gamma: Any) -> jax.Array:
-    """[B] one-step bootstrapped targets; no bootstrap after a terminal step."""
-    chex.assert_rank([reward, terminated, next_value], 1)
-    chex.assert_equal_shape([reward, terminated, next_value])
-    continues = 1.0 - jnp.asarray(terminated, jnp.float32)
-    return jax.lax.stop_gradient(reward + gamma * continues * next_value)
 
 
 def transition_target(batch: Transition, next_value: jax.Array, gamma: Any, reward_scale: Any = 1.0) -> jax.Array:

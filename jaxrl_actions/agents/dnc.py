@@ -38,9 +38,10 @@ from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
     DeterministicActor,
     Learner,
-    QEnsemble,
     apply_gradients,
+    critic_network,
     flatten_obs,
+    init_actor_critic,
     make_learner,
 )
 from jaxrl_actions.environment import EnvSpec
@@ -121,16 +122,9 @@ def _actor(config) -> Callable:
     return lambda action_dim: DeterministicActor(action_dim, tuple(config.actor_hidden), config.activation)
 
 
-def _critic(config) -> QEnsemble:
-    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation)
-
-
 def init_proxy_critic(key: jax.Array, spec: EnvSpec, config, agent: str) -> ProxyCriticState:
     nvec = check_spec(spec, agent)
-    k_actor, k_critic = jax.random.split(key)
-    obs = flatten_obs(jnp.zeros(spec.obs_space.shape), spec.obs_space)
-    actor_params = _actor(config)(len(nvec)).init(k_actor, obs)
-    critic_params = _critic(config).init(k_critic, obs, jnp.zeros((len(nvec),), jnp.float32))
+    actor_params, critic_params = init_actor_critic(key, spec, config, _actor(config)(len(nvec)), len(nvec))
     return ProxyCriticState(
         actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
         critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm),
@@ -151,7 +145,7 @@ def unit_action(state: ProxyCriticState, actor_params, obs) -> jax.Array:
 def q_values(state: ProxyCriticState, critic_params, obs, unit) -> jax.Array:
     """Q(s, x) [..., num_critics] for unit-coordinate actions x [..., M]."""
     flat = flatten_obs(obs, state.spec.obs_space)
-    return _critic(state.config).apply(critic_params, flat, unit)
+    return critic_network(state.config).apply(critic_params, flat, unit)
 
 
 def grid_scorer(state: ProxyCriticState, critic_params, obs) -> Callable[[jax.Array], jax.Array]:
@@ -161,7 +155,7 @@ def grid_scorer(state: ProxyCriticState, critic_params, obs) -> Callable[[jax.Ar
     def q_fn(actions):
         units = nb.grid_to_unit(actions, state.nvec)
         obs_b = jnp.broadcast_to(flat, (actions.shape[0],) + flat.shape)
-        return _critic(state.config).apply(critic_params, obs_b, units)[..., 0]
+        return critic_network(state.config).apply(critic_params, obs_b, units)[..., 0]
 
     return q_fn
 

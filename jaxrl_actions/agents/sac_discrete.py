@@ -141,13 +141,19 @@ def combine_critics(q: jax.Array, kind: str) -> jax.Array:
     return jnp.min(q, axis=1) if kind == "min" else jnp.mean(q, axis=1)
 
 
+def uniform_entropy(state: SACDiscreteState, mask) -> jax.Array:
+    """float32[...]: log(number of valid actions), the entropy of the uniform policy over
+    them, for masks [..., n] (a scalar without a mask)."""
+    n = state.spec.action_space.n
+    valid = jnp.float32(n) if mask is None else jnp.sum(mask, axis=-1).astype(jnp.float32)
+    return jnp.log(jnp.maximum(valid, 1.0))
+
+
 def behaviour(state: SACDiscreteState, obs, mask, uniform) -> jax.Array:
     """float32[]: the entropy of the policy acting in `obs` (uniform over the valid actions
     while `uniform`), which the entropy penalty compares against."""
     probs, log_probs = policy(state, state.actor.params, obs, mask)
-    n = state.spec.action_space.n
-    valid = jnp.float32(n) if mask is None else jnp.sum(mask).astype(jnp.float32)
-    return jnp.where(uniform, jnp.log(jnp.maximum(valid, 1.0)), entropy(probs, log_probs))
+    return jnp.where(uniform, uniform_entropy(state, mask), entropy(probs, log_probs))
 
 
 def _critic_loss(critic_params, state: SACDiscreteState, batch: Transition):
@@ -181,9 +187,7 @@ def _actor_loss(actor_params, state: SACDiscreteState, batch: Transition):
 
 
 def _target_entropy(state: SACDiscreteState, mask, batch_size: int) -> jax.Array:
-    n = state.spec.action_space.n
-    valid = jnp.full((batch_size,), n, jnp.float32) if mask is None else jnp.sum(mask, axis=-1).astype(jnp.float32)
-    return state.config.target_entropy_ratio * jnp.log(jnp.maximum(valid, 1.0))
+    return state.config.target_entropy_ratio * jnp.broadcast_to(uniform_entropy(state, mask), (batch_size,))
 
 
 def update(state: SACDiscreteState, batch: Transition, key) -> tuple[SACDiscreteState, dict]:

@@ -162,11 +162,11 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         return Transition(obs, space.sample(key, None), jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False),
                           obs, mask, mask, discount, record)
 
-    def empty_window(ts: TimeStep, agent_state, key):
+    def empty_window(example: Transition):
         """Transition[n_step, num_envs] of placeholders, replaced before any is stored."""
         if n_step == 1:
             return None
-        one = example_transition(ts, agent_state, key)._replace(discount=None)
+        one = example._replace(discount=None)
         return jax.tree_util.tree_map(lambda x: jnp.zeros((n_step, num_envs) + jnp.shape(x), jnp.asarray(x).dtype), one)
 
     def store(carry: OffPolicyCarry, transition: Transition):
@@ -183,9 +183,9 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         k_env, k_agent, k_example, key = jax.random.split(key, 4)
         env_state, ts = venv.reset(k_env)
         agent_state = agent.init(k_agent, spec, config)
-        buffer_state = buffer.init(example_transition(ts, agent_state, k_example))
-        return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer_state, key,
-                              empty_window(ts, agent_state, k_example))
+        example = example_transition(ts, agent_state, k_example)
+        return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer.init(example), key,
+                              empty_window(example))
 
     def learn(agent_state, buffer_state, key):
         def one_update(state, k):
