@@ -21,7 +21,7 @@ from jaxrl_actions.spaces import Box, Discrete
 from jaxrl_actions.training import off_policy
 from jaxrl_actions.training.common import EmptyMaskError, fused_train, raise_if_set
 from jaxrl_actions.types import Transition
-from jaxrl_actions.wrappers import wrap_for_training
+from conftest import pendulum_learning
 
 TINY = dict(actor_hidden=(16, 16), critic_hidden=(16, 16))
 BOX_SPEC = EnvSpec(Box(-np.inf, np.inf, (3,)), Box(-2.0, 2.0, (2,)), 10)
@@ -54,11 +54,12 @@ def fake_batch(key, spec, size=8, masked=False):
 # TD targets and replay
 
 
-def test_td_target_matches_rlax_and_stops_at_termination():
+def test_td_targets_match_rlax_and_stop_at_termination():
     key = jax.random.key(0)
     reward, next_v, v = jax.random.normal(key, (3, 16))
     terminated = jnp.arange(16) % 3 == 0
-    target = td.td_target(reward, terminated, next_v, 0.9)
+    batch = Transition(None, None, reward, terminated, jnp.zeros(16, bool), None, None, None)
+    target = td.transition_target(batch, next_v, 0.9)
     discount = 0.9 * (1.0 - terminated)
     reference = jax.vmap(rlax.td_learning)(v, reward, discount, next_v) + v
     np.testing.assert_allclose(target, reference, rtol=1e-6, atol=1e-6)
@@ -353,23 +354,10 @@ LEARNING = {
 }
 
 
-@pytest.fixture(scope="module")
-def inverted_pendulum():
-    return envs.make("inverted_pendulum")
-
-
 @pytest.mark.parametrize("name", sorted(LEARNING))
 def test_agent_improves_on_inverted_pendulum(name, inverted_pendulum):
     agent, make_config = LEARNING[name]
     config = make_config(total_steps=10_000, num_envs=4, batch_size=128, buffer_size=20_000, warmup_steps=1_000,
                          actor_hidden=(64, 64), critic_hidden=(64, 64), actor_lr=1e-3, critic_lr=1e-3)
-    # Every episode restarts from the first reset's state: AutoReset then needs no reset
-    # inside the compiled step, which saves a third of the MJX compile on CPU.
-    env = wrap_for_training(inverted_pendulum, config.num_envs, reuse_initial_state=True)
-    trainer = off_policy.make_trainer(env, agent, config)
-    _, metrics = jax.jit(fused_train(trainer))(jax.random.key(0))
-    returns = np.asarray(metrics["episode_return"])
-    start = off_policy.learning_starts(config)
-    random_policy = returns[start - 50:start].mean()  # warm-up: uniform random actions
-    trained = returns[-250:].mean()
+    random_policy, trained = pendulum_learning(inverted_pendulum, agent, config)  # warm-up: uniform random actions
     assert trained > 2.5 * random_policy and trained > 30, (name, random_policy, trained)

@@ -19,10 +19,9 @@ from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.spaces import Box, Discrete, MultiDiscrete
 from jaxrl_actions.training.common import fused_train
 from jaxrl_actions.training.evaluate import evaluate
-from jaxrl_actions.training import off_policy, on_policy
 from jaxrl_actions.training.off_policy import make_trainer
 from jaxrl_actions.types import Transition
-from jaxrl_actions.wrappers import wrap_for_training
+from conftest import pendulum_learning
 
 OBS = Box(-1.0, 1.0, (3,))
 TINY = dict(total_steps=1_000, batch_size=16, buffer_size=1_000, warmup_steps=50)
@@ -234,25 +233,11 @@ PENDULUM_RUNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def inverted_pendulum():
-    return envs.make("inverted_pendulum")
-
-
 @pytest.mark.parametrize("name", sorted(PENDULUM_RUNS))
 def test_structured_agents_learn_inverted_pendulum(name, inverted_pendulum):
     transform, agent, config = PENDULUM_RUNS[name]
     env = inverted_pendulum if transform is None else transform_actions(inverted_pendulum, transform)
-    # Every episode restarts from the first reset's state: no reset inside the compiled step.
-    venv = wrap_for_training(env, config.num_envs, reuse_initial_state=True)
-    loop = on_policy if agent.family == "on_policy" else off_policy
-    _, metrics = jax.jit(fused_train(loop.make_trainer(venv, agent, config)))(jax.random.key(0))
-    returns = np.asarray(metrics["episode_return"])
-    if agent.family == "on_policy":  # one entry per update of 512 env steps
-        untrained, trained = returns[:3].mean(), returns[-5:].mean()
-    else:  # one entry per step of the 4 envs
-        start = off_policy.learning_starts(config)
-        untrained, trained = returns[start - 50:start].mean(), returns[-250:].mean()
+    untrained, trained = pendulum_learning(env, agent, config)
     assert trained > 2.5 * untrained and trained > 30, (name, untrained, trained)
 
 
