@@ -11,7 +11,8 @@ CPU-sized preset: --set total_steps=200000 --set agent.num_envs=8 --set agent.hi
 import envs
 from jaxrl_actions.actions import bang_bang, transform_actions
 from jaxrl_actions.agents import ppo
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="bangbang_hopper",
@@ -26,4 +27,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

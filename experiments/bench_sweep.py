@@ -33,8 +33,8 @@ def main(argv=None) -> int:
 
     import jax
 
-    from jaxrl_actions.training.experiment import load_experiment, parse_assignment
-    from jaxrl_actions.training.runner import run_experiment
+    from jaxrl_actions.run.experiment import load_experiment, parse_assignment
+    from jaxrl_actions.run.runner import run_experiment
 
     if not os.path.isfile(args.experiment):
         print(f"error: {args.experiment} does not exist (PPO CartPole experiment not written yet?)", file=sys.stderr)

@@ -10,7 +10,8 @@ CPU-sized preset: --set total_steps=100000 --set agent.hidden_sizes=[64,64]
 """
 import envs
 from jaxrl_actions.agents import cqn
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="cqn_hopper",
@@ -25,4 +26,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -11,7 +11,8 @@ CPU-sized preset (brax compiles slowly on CPU; minutes per 100k steps):
 import envs
 from jaxrl_actions.actions import discretize, transform_actions
 from jaxrl_actions.agents import factorised
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 
 def make_discretised(name: str, bins: int = 3, **kwargs):
@@ -33,4 +34,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

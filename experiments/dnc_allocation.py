@@ -41,7 +41,8 @@ from jaxrl_actions.agents import dnc, ppo, wolpertinger  # noqa: E402
 from jaxrl_actions.agents.base import Agent  # noqa: E402
 from jaxrl_actions.training import make_train  # noqa: E402
 from jaxrl_actions.training.evaluate import agent_state_of, evaluate  # noqa: E402
-from jaxrl_actions.training.experiment import Experiment, main_for  # noqa: E402
+from jaxrl_actions.cli import main_for  # noqa: E402
+from jaxrl_actions.run import Experiment  # noqa: E402
 
 FLAT_LIMIT = 5_000  # flat DQN only while the joint action space is this small
 GAMMA = 0.95  # 50-period episodes: a short horizon keeps targets well scaled

@@ -10,7 +10,8 @@ copies every 50 updates (500 env steps), epsilon 1 -> 0.05 over the first 250k e
 """
 import envs
 from jaxrl_actions.agents import dqn
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="dqn_cartpole",
@@ -25,4 +26,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -15,7 +15,8 @@ import dataclasses
 import envs
 from jaxrl_actions.actions import invalid_penalty, transform_actions
 from jaxrl_actions.agents import ppo
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 from jaxrl_actions.wrappers import EpisodeStats
 
 
@@ -46,4 +47,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -15,7 +15,8 @@ settings (see experiments/bench_brax.py for the side-by-side run). A CPU-sized s
 """
 import envs
 from jaxrl_actions.agents import ppo
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="ppo_ant",
@@ -31,4 +32,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -7,7 +7,8 @@ Every seed reaches the maximum return of 500 well within 500k env steps on a 2-c
 """
 import envs
 from jaxrl_actions.agents import ppo
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="ppo_cartpole",
@@ -21,4 +22,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

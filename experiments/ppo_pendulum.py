@@ -7,7 +7,8 @@ Mean final return is about -160 over 4 seeds at 1M env steps (the goal is >= -40
 """
 import envs
 from jaxrl_actions.agents import ppo
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="ppo_pendulum",
@@ -22,4 +23,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -14,7 +14,8 @@ Published REDQ reaches about 3000+ on Hopper within 300k steps. A CPU-sized smok
 """
 import envs
 from jaxrl_actions.agents import redq
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="redq_hopper",
@@ -29,4 +30,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -12,7 +12,8 @@ CPU-sized preset: --set total_steps=100000 --set agent.num_critics=2 --set agent
 import envs
 from jaxrl_actions.actions import discretize, transform_actions
 from jaxrl_actions.agents import factorised
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="revalued_walker2d",
@@ -28,4 +29,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -11,7 +11,8 @@ steps): 500 +- 0.
 """
 import envs
 from jaxrl_actions.agents import sac_discrete
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="sac_discrete_cartpole",
@@ -26,4 +27,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

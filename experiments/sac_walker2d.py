@@ -13,7 +13,8 @@ Published SAC reaches about 3500-4500 on Walker2d at 1M steps. A CPU-sized smoke
 """
 import envs
 from jaxrl_actions.agents import sac
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="sac_walker2d",
@@ -24,4 +25,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

@@ -14,7 +14,8 @@ Published TD3 reaches about 9000-10000 on HalfCheetah at 1M steps. A CPU-sized s
 """
 import envs
 from jaxrl_actions.agents import td3
-from jaxrl_actions.training.experiment import Experiment, main_for
+from jaxrl_actions.cli import main_for
+from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="td3_halfcheetah",
@@ -33,4 +34,4 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))

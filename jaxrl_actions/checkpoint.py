@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -182,10 +182,16 @@ def verify(directory: str, step: int) -> None:
             raise CheckpointError(f"checkpoint file {file} is corrupt or truncated (checksum mismatch)")
 
 
+class Restored(NamedTuple):
+    tree: Any  # the saved tree, restored into `abstract`'s shapes and shardings
+    step: int  # the checkpoint's step (the runner: chunks done)
+    meta: dict  # what `save` was given as `meta`
+
+
 def restore(
     directory: str, abstract: Any, warn: Callable[[str], None] = print
-) -> Optional[tuple[Any, dict]]:
-    """(tree, meta) from the newest good checkpoint, or None when there is none.
+) -> Optional[Restored]:
+    """The newest good checkpoint, or None when there is none.
 
     `abstract`: the tree of `jax.ShapeDtypeStruct` (with shardings) to restore into. A bad
     checkpoint is reported through `warn` (naming the file) and the previous one is tried;
@@ -204,14 +210,14 @@ def restore(
                     args=ocp.args.StandardRestore(_abstract_savable(abstract)),
                 )
             tree = _from_savable(saved, abstract)
-            meta = read_meta(directory, step)
+            meta = read_meta(directory, step)["meta"]
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint falls back
             problems.append(str(err))
             earlier = [s for s in steps if s < step]
             fallback = f"falling back to {step_dir(directory, earlier[-1])}" if earlier else "no earlier checkpoint"
             warn(f"warning: {err}; {fallback}")
             continue
-        return tree, meta
+        return Restored(tree, step, meta)
     if problems:
         raise CheckpointError(f"no usable checkpoint in {directory}: " + "; ".join(problems))
     return None

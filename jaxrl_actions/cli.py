@@ -5,7 +5,7 @@
     jaxrl-actions run EXP --help                   the experiment's settings and defaults
     jaxrl-actions list                             envs, agents, experiments under ./experiments
     jaxrl-actions eval DIR [--episodes N] [--deterministic]
-    jaxrl-actions plot DIR [DIR ...] -o curves.png
+    jaxrl-actions plot DIR [DIR ...] [-o PNG]     default PNG: the first DIR's curves.png
 
 EXP is a file path or a name under ./experiments. An experiment file ending in
 `main_for(EXPERIMENT)` takes the same flags: `python experiments/x.py --seeds 4`.
@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from jaxrl_actions.training.experiment import (
+from jaxrl_actions.run.experiment import (
     VARIANT_KEY,
     Experiment,
     experiment_fields,
@@ -28,6 +28,7 @@ from jaxrl_actions.training.experiment import (
     parse_assignment,
     parse_sweep,
 )
+from jaxrl_actions.run.plan import RunOptions
 
 
 class UsageError(ValueError):
@@ -78,7 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     pl = sub.add_parser("plot", help="learning curves of one or more runs")
     pl.add_argument("run_dirs", nargs="+")
-    pl.add_argument("-o", "--output", default="curves.png")
+    pl.add_argument("-o", "--output", default=None, help="image file (default: curves.png in the first run directory)")
     pl.add_argument("--metric", default="episode_return")
     return parser
 
@@ -109,8 +110,31 @@ def _settings(args) -> tuple[dict, dict]:
     return overrides, sweep
 
 
+def _options(args, source: Optional[str]) -> RunOptions:
+    """The RunOptions the flags describe (--seeds 0 and other bad counts fail its check)."""
+    overrides, sweep = _settings(args)
+    return RunOptions(
+        seeds=1 if args.seeds is None else args.seeds, overrides=overrides, sweep=sweep,
+        total_steps=args.total_steps, chunks=args.chunks, log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, out=args.out,
+        tensorboard=args.tensorboard, quiet=args.quiet, plot=not args.no_plot, source=source,
+    )
+
+
+def _resume_changes(args) -> dict:
+    """The options given with --resume: display flags, and any setting, which must match
+    the recorded computation (a different one is refused with the differences listed)."""
+    overrides, sweep = _settings(args)
+    given = dict(seeds=args.seeds, overrides=overrides or None, sweep=sweep or None, total_steps=args.total_steps,
+                 chunks=args.chunks, log_every=args.log_every)
+    changes = {k: v for k, v in given.items() if v is not None}
+    changes.update(tensorboard=args.tensorboard, quiet=args.quiet, plot=not args.no_plot,
+                   checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints)
+    return changes
+
+
 def _run(args, parser: argparse.ArgumentParser, experiment: Optional[Experiment], source: Optional[str]) -> int:
-    from jaxrl_actions.training import runner
+    from jaxrl_actions.run import runner
 
     if args.help:
         print(parser.format_help())
@@ -121,26 +145,14 @@ def _run(args, parser: argparse.ArgumentParser, experiment: Optional[Experiment]
         return 0
     if experiment is None and args.experiment:
         experiment, source = load_experiment(args.experiment)
-    overrides, sweep = _settings(args)
-    common = dict(
-        tensorboard=args.tensorboard, quiet=args.quiet, plot=not args.no_plot,
-        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-    )
     if args.resume:
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise UsageError("--resume DIR continues DIR; drop --out")
-        given = {k: v for k, v in dict(
-            seeds=args.seeds, overrides=overrides or None, sweep=sweep or None, total_steps=args.total_steps,
-            chunks=args.chunks, log_every=args.log_every,
-        ).items() if v is not None}
-        runner.resume_run(args.resume, experiment, **given, **common)
+        runner.resume_run(args.resume, experiment, **_resume_changes(args))
         return 0
     if experiment is None:
         raise UsageError("run needs an experiment (a file or a name under ./experiments), or --resume DIR")
-    runner.run_experiment(
-        experiment, seeds=args.seeds or 1, overrides=overrides, sweep=sweep, out=args.out,
-        total_steps=args.total_steps, chunks=args.chunks, log_every=args.log_every, source=source, **common,
-    )
+    runner.run_experiment(experiment, _options(args, source))
     return 0
 
 
@@ -171,12 +183,16 @@ def _list() -> int:
     except ImportError as err:
         env_entries = [("(envs package not importable)", str(err))]
     from jaxrl_actions.agents import AGENTS
+    from jaxrl_actions.training import FAMILIES
 
     print("envs:")
     for name, description in env_entries:
         print(f"  {name:<24} {description}")
     print("agents:")
     for entry in AGENTS.entries():
+        print(f"  {entry.name:<24} [{entry.factory().family}] {entry.description}")
+    print("loop families:")
+    for entry in FAMILIES.entries():
         print(f"  {entry.name:<24} {entry.description}")
     print("experiments (./experiments):")
     files = list_experiment_files()
@@ -196,9 +212,8 @@ def _list() -> int:
 
 
 def _eval(args) -> int:
-    from jaxrl_actions.logging import write_json
-    from jaxrl_actions.training.evaluate import evaluate_run
-    from jaxrl_actions.training.experiment import hparams_label
+    from jaxrl_actions.logging import hparams_label, write_json
+    from jaxrl_actions.run.evaluate_run import evaluate_run
 
     result = evaluate_run(args.run_dir, args.episodes, args.deterministic, args.seed)
     mode = "deterministic" if args.deterministic else "stochastic"
@@ -208,14 +223,17 @@ def _eval(args) -> int:
             f"trial {t['trial']} {label}: return {t['return_mean']:.4g} +- {t['return_std']:.3g} "
             f"({len(t['seeds'])} seeds x {args.episodes} episodes, {mode}, after {t['updates_done']} updates)"
         )
-    write_json(os.path.join(args.run_dir, "eval.json"), result)
+    path = os.path.join(args.run_dir, "eval.json")
+    write_json(path, result)
+    print(f"wrote {path}")
     return 0
 
 
 def _plot(args) -> int:
     from jaxrl_actions.plots import plot_runs
 
-    print(plot_runs(args.run_dirs, args.output, metric=args.metric))
+    output = args.output or os.path.join(args.run_dirs[0], "curves.png")
+    print(plot_runs(args.run_dirs, output, metric=args.metric))
     return 0
 
 
@@ -250,7 +268,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def main_for(experiment: Experiment, argv: Optional[Sequence[str]] = None, source: Optional[str] = None) -> int:
-    """`python experiments/x.py [flags]`: the flags of `jaxrl-actions run`, for this experiment."""
+    """`python experiments/x.py [flags]`: the flags of `jaxrl-actions run`, for this experiment;
+    returns the exit code (experiment files end with `raise SystemExit(main_for(EXPERIMENT))`).
+    `source` defaults to the running script, so `--resume` and `eval` can reload it."""
+    if source is None:
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        source = os.path.abspath(main_file) if main_file else None
     parser = argparse.ArgumentParser(prog=os.path.basename(source) if source else experiment.name, add_help=False,
                                      description=experiment.description)
     _add_run_flags(parser)

@@ -97,6 +97,15 @@ class MetricsLog:
         self._file.close()
 
 
+def hparams_label(hparams: Mapping[str, Any]) -> str:
+    """`agent.lr=0.001, variant=masked` (the `agent.` prefix dropped for brevity)."""
+    parts = []
+    for key, value in hparams.items():
+        short = key[len("agent."):] if key.startswith("agent.") else key
+        parts.append(f"{short}={json.dumps(value) if not isinstance(value, str) else value}")
+    return ", ".join(parts)
+
+
 ROW_FIELDS = ("step", "update", "trial", "seed", "hparams")
 
 

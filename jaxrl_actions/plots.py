@@ -8,8 +8,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from jaxrl_actions.logging import METRICS_FILE, RETURN_KEY, read_rows
-from jaxrl_actions.training.experiment import hparams_label
+from jaxrl_actions.logging import METRICS_FILE, RETURN_KEY, hparams_label, read_rows
 
 
 def bootstrap_ci(values: np.ndarray, num_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

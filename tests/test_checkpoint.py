@@ -1,6 +1,7 @@
 """Checkpoints: round trip, keep-last, corrupt-file fallback, and resume == uninterrupted."""
 from __future__ import annotations
 
+import json
 import os
 
 import jax
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxrl_actions import checkpoint
-from jaxrl_actions.training.runner import RunDirError, resume_run, run_experiment
+from jaxrl_actions.run import RunDirError, resume_run, run_experiment
 from test_runner import FAKE_EXPERIMENT
 
 SETTINGS = dict(seeds=2, sweep={"lr": [0.1, 0.3]}, chunks=6, checkpoint_every=2, quiet=True, plot=False)
@@ -30,8 +31,8 @@ def test_round_trip_keeps_values_and_typed_keys(tmp_path):
     for step in (1, 2, 3, 4):
         checkpoint.save(d, step, _tree(step), {"note": step}, keep=2)
     assert checkpoint.complete_steps(d) == [3, 4]
-    tree, meta = checkpoint.restore(d, _abstract(_tree(0)))
-    assert meta["step"] == 4 and meta["meta"] == {"note": 4}
+    tree, step, meta = checkpoint.restore(d, _abstract(_tree(0)))
+    assert step == 4 and meta == {"note": 4}
     np.testing.assert_array_equal(tree["w"], _tree(4)["w"])
     assert tree["key"].dtype == _tree(0)["key"].dtype
     np.testing.assert_array_equal(jax.random.key_data(tree["key"]), jax.random.key_data(_tree(4)["key"]))
@@ -48,8 +49,8 @@ def test_corrupt_file_is_named_and_previous_checkpoint_used(tmp_path):
     with open(victim, "r+b") as f:  # truncate the largest file
         f.truncate(os.path.getsize(victim) // 2)
     warnings = []
-    tree, meta = checkpoint.restore(d, _abstract(_tree(0)), warn=warnings.append)
-    assert meta["step"] == 1
+    tree, step, _ = checkpoint.restore(d, _abstract(_tree(0)), warn=warnings.append)
+    assert step == 1
     np.testing.assert_array_equal(tree["w"], _tree(1)["w"])
     assert len(warnings) == 1 and victim in warnings[0] and "chunk_000001" in warnings[0]
     # every checkpoint bad: a clear error naming each
@@ -91,6 +92,10 @@ def test_resume_ends_with_exactly_the_uninterrupted_metrics(uninterrupted, tmp_p
     assert after.startswith(before)  # earlier rows kept as they were
     assert after == _read(os.path.join(full_dir, "metrics.jsonl"))  # no duplicates, same digits
     assert summary["trials"] == full_summary["trials"]
+    # timings cover the whole run: chunks 1-2 from the checkpoint, 3-6 from the resumed segment
+    runs = full_summary["runs"]
+    assert summary["steps_per_s"] * summary["train_s"] == pytest.approx(full_summary["env_steps"] * runs)
+    assert summary["compiles"] >= full_summary["compiles"] and summary["wall_s"] > summary["train_s"]
 
 
 def test_resume_falls_back_past_a_corrupt_checkpoint(uninterrupted, tmp_path):
@@ -123,9 +128,11 @@ def test_resume_errors(uninterrupted, tmp_path):
         run_experiment(FAKE_EXPERIMENT, out=full_dir, resume=True, **{**SETTINGS, "sweep": {"lr": [0.1, 0.2]}})
     with pytest.raises(RunDirError, match=r"seeds: \[0, 1\] in the run directory, \[0, 1, 2\] now"):
         resume_run(full_dir, FAKE_EXPERIMENT, seeds=3)
-    # a finished run resumes to the same summary without running anything
+    # a finished run resumes to the same summary without running anything; its timings stay
+    before = json.loads(_read(os.path.join(full_dir, "summary.json")))
     summary = resume_run(full_dir, FAKE_EXPERIMENT, quiet=True, plot=False)
-    assert summary["compiles"] == 0
+    for key in ("compiles", "compile_s", "train_s", "steps_per_s"):
+        assert summary[key] == before[key], key
 
 
 def test_save_and_restore_accept_a_relative_directory(tmp_path, monkeypatch):
@@ -138,5 +145,5 @@ def test_save_and_restore_accept_a_relative_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tree = {"w": jnp.arange(3.0)}
     checkpoint.save("runs/ckpt", 1, tree, {"note": "relative"})
-    restored, _ = checkpoint.restore("runs/ckpt", jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree))
+    restored, _, _ = checkpoint.restore("runs/ckpt", jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree))
     assert jnp.array_equal(restored["w"], tree["w"])

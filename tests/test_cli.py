@@ -8,7 +8,7 @@ import os
 import pytest
 
 from jaxrl_actions import cli
-from jaxrl_actions.training import experiment as experiment_mod
+from jaxrl_actions.run import experiment as experiment_mod
 from test_runner import FAKE_EXPERIMENT, TRACES
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -17,10 +17,10 @@ EXPERIMENT_FILE = f'''"""A fake experiment file for CLI tests."""
 import sys
 sys.path.insert(0, {TESTS_DIR!r})
 from test_runner import FAKE_EXPERIMENT as EXPERIMENT
-from jaxrl_actions.training.experiment import main_for
+from jaxrl_actions.cli import main_for
 
 if __name__ == "__main__":
-    main_for(EXPERIMENT)
+    raise SystemExit(main_for(EXPERIMENT))
 '''
 
 
@@ -127,9 +127,7 @@ def test_experiment_file_main(project, tmp_path, capsys):
     out = str(tmp_path / "r")
     assert cli.main_for(FAKE_EXPERIMENT, ["--total-steps", "48", "--out", out, "--quiet", "--no-plot"]) == 0
     assert json.load(open(os.path.join(out, "summary.json")))["env_steps"] == 48
-    with pytest.raises(SystemExit) as exit_info:  # what `python experiments/x.py --set bogus=1` does
-        experiment_mod.main_for(FAKE_EXPERIMENT, ["--set", "bogus=1"])
-    assert exit_info.value.code == 2
+    assert cli.main_for(FAKE_EXPERIMENT, ["--set", "bogus=1"]) == 2  # `python experiments/x.py --set bogus=1`
 
 
 def test_bench_sweep_script_writes_its_json(project, tmp_path):
@@ -150,7 +148,7 @@ def test_bench_sweep_script_writes_its_json(project, tmp_path):
 def test_every_experiment_file_plans_with_valid_settings():
     """Each experiment in experiments/ loads and its settings pass every host-side check
     (nothing compiles), and a bad setting is named before anything is built."""
-    from jaxrl_actions.training.runner import make_plan
+    from jaxrl_actions.run import RunOptions, make_plan
 
     root = os.path.dirname(TESTS_DIR)
     planned = []
@@ -159,9 +157,9 @@ def test_every_experiment_file_plans_with_valid_settings():
             if "EXPERIMENT = Experiment(" not in f.read():
                 continue  # a script (benchmarks, studies)
         experiment, _ = experiment_mod.load_experiment(path)
-        assert make_plan(experiment, seeds=1).groups[0].num_updates >= 1, name
+        assert make_plan(experiment, RunOptions(seeds=1)).groups[0].num_updates >= 1, name
         planned.append(name)
     assert {"ppo_ant", "ppo_cartpole", "dqn_cartpole", "sac_hopper", "revalued_walker2d"} <= set(planned)
     ppo_ant, _ = experiment_mod.load_experiment(os.path.join(root, "experiments", "ppo_ant.py"))
     with pytest.raises(ValueError, match="unroll_len=7"):
-        make_plan(ppo_ant, seeds=1, overrides={"agent.unroll_len": 7})
+        make_plan(ppo_ant, RunOptions(seeds=1, overrides={"agent.unroll_len": 7}))

@@ -21,7 +21,7 @@ from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.environment import EnvSpec, Environment, scalar_timestep
 from jaxrl_actions.spaces import Box, Discrete
 from jaxrl_actions.training.common import EmptyMaskError, ErrorFlag, Trainer, fused_train
-from jaxrl_actions.training.experiment import Experiment
+from jaxrl_actions.run.experiment import Experiment
 
 ROLLOUT = 4
 TRACES = {"init": 0, "update": 0}  # incremented when JAX traces the fake's functions
@@ -149,7 +149,7 @@ def read_metrics(run_dir):
 @pytest.fixture(scope="module")
 def sweep_run(tmp_path_factory):
     """2 seeds x 2 lrs in 4 chunks, shared by the tests below."""
-    from jaxrl_actions.training.runner import run_experiment
+    from jaxrl_actions.run.runner import run_experiment
 
     out = str(tmp_path_factory.mktemp("run") / "r")
     stream = io.StringIO()
@@ -159,7 +159,7 @@ def sweep_run(tmp_path_factory):
 
 
 def test_chunked_run_equals_fused_train(sweep_run):
-    from jaxrl_actions.sweep import run_keys, stack_configs
+    from jaxrl_actions.run.programs import run_keys, stack_configs
 
     out, summary, _ = sweep_run
     configs = [FakeConfig(lr=0.1), FakeConfig(lr=0.3)]
@@ -200,7 +200,7 @@ def test_run_directory_contents(sweep_run):
 
 
 def test_error_flag_raises_between_chunks(tmp_path):
-    from jaxrl_actions.training.runner import run_experiment
+    from jaxrl_actions.run.runner import run_experiment
 
     with pytest.raises(EmptyMaskError, match=r"trial 0 \(lr=0\.1\), seed 0: .* update 5 .*env index 1"):
         run_experiment(FAKE_EXPERIMENT, seeds=1, overrides={"fail_at_update": 5}, sweep={"lr": [0.1, 0.3]},
@@ -212,14 +212,14 @@ def test_error_flag_raises_between_chunks(tmp_path):
 
 
 def test_fresh_run_refuses_existing_run_dir(sweep_run):
-    from jaxrl_actions.training.runner import RunDirError, run_experiment
+    from jaxrl_actions.run.runner import RunDirError, run_experiment
 
     with pytest.raises(RunDirError, match="--resume"):
         run_experiment(FAKE_EXPERIMENT, out=sweep_run[0], quiet=True)
 
 
 def test_variants_are_trials_with_their_own_programs(tmp_path):
-    from jaxrl_actions.training.runner import run_experiment
+    from jaxrl_actions.run.runner import run_experiment
 
     stream = io.StringIO()
     summary = run_experiment(VARIANT_EXPERIMENT, seeds=1, out=str(tmp_path / "v"), chunks=2, stream=stream, plot=False)
@@ -231,7 +231,7 @@ def test_variants_are_trials_with_their_own_programs(tmp_path):
 def test_ppo_cartpole_runs_through_the_runner(tmp_path):
     ppo = pytest.importorskip("jaxrl_actions.agents.ppo", reason="PPO not written yet")
     import envs
-    from jaxrl_actions.training.runner import run_experiment
+    from jaxrl_actions.run.runner import run_experiment
 
     config = ppo.PPOConfig()
     fields = {f.name for f in dataclasses.fields(config)}

@@ -35,7 +35,7 @@ from jaxrl_actions import running_stats
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.networks.mlp import MLP, orthogonal
 from jaxrl_actions.spaces import Box
-from jaxrl_actions.training.off_policy import OffPolicyConfig
+from jaxrl_actions.training.config import OffPolicyConfig
 
 
 # ---------------------------------------------------------------------------------------

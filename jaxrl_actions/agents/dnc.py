@@ -46,7 +46,7 @@ from jaxrl_actions.agents.continuous import (
 )
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.spaces import MultiDiscrete
-from jaxrl_actions.training.off_policy import OffPolicyConfig
+from jaxrl_actions.training.config import OffPolicyConfig
 from jaxrl_actions.types import Transition
 
 

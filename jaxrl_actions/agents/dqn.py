@@ -46,7 +46,7 @@ from jaxrl_actions.agents.continuous import Learner, apply_gradients, flatten_ob
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.networks import q_heads
 from jaxrl_actions.spaces import Discrete
-from jaxrl_actions.training.off_policy import OffPolicyConfig, learning_starts
+from jaxrl_actions.training.config import OffPolicyConfig, learning_starts
 from jaxrl_actions.types import Transition
 
 LOSSES = ("huber", "mse")

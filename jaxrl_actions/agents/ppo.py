@@ -31,7 +31,7 @@ from jaxrl_actions.losses import clipped_value_loss, gae_advantages, normalize, 
 from jaxrl_actions.networks.heads import PolicyHead, distribution
 from jaxrl_actions.networks.mlp import MLP
 from jaxrl_actions.spaces import Box, Space
-from jaxrl_actions.training.on_policy import OnPolicyConfig
+from jaxrl_actions.training.config import OnPolicyConfig
 
 
 @struct.dataclass

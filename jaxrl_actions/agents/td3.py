@@ -40,7 +40,7 @@ from jaxrl_actions.agents.continuous import (
     squash_to_bounds,
 )
 from jaxrl_actions.environment import EnvSpec
-from jaxrl_actions.training.off_policy import OffPolicyConfig
+from jaxrl_actions.training.config import OffPolicyConfig
 from jaxrl_actions.types import Transition
 
 

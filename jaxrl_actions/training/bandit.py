@@ -227,3 +227,13 @@ def train_restless(env, agent: Agent, config: Any, key: PRNGKey, params: Any, nu
         return state, returns.mean()
 
     return jax.lax.scan(iteration, state, jax.random.split(key, num_iterations))
+
+
+def reject_restless(env, agent: Agent, config: Any) -> Trainer:
+    """Restless-bandit agents learn per instance with `train_restless`; `make_train` has no
+    Trainer for them, so it says what to call instead."""
+    raise ValueError(
+        f"agent {agent.name!r} (family 'restless') has no make_train loop; train it with "
+        "jaxrl_actions.training.bandit.train_restless(env, agent, config, key, params, num_iterations, num_envs) "
+        "and score it with evaluate_restless"
+    )

@@ -7,8 +7,7 @@ Episodes run in parallel (`vmap`); each is a `lax.scan` of the env's
 unbatched env without AutoReset (an experiment's `make_env(**env_kwargs)`, action
 transforms included), so returns are the env's own.
 
-`evaluate_run(run_dir, ...)` restores the last checkpoint of every compiled program of a
-run directory and evaluates every (trial, seed) with the agent's `act`.
+Evaluating a run directory's checkpoints is host-side work: `run/evaluate_run.py`.
 """
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 _COMPILED: dict = {}  # (id(env), id(agent), episodes, deterministic, steps) -> (env, agent, fn)
 
@@ -67,49 +65,3 @@ def agent_state_of(carry: Any) -> Any:
         if hasattr(carry, name):
             return getattr(carry, name)
     raise AttributeError(f"{type(carry).__name__} has no agent_state field; cannot evaluate its policy")
-
-
-def evaluate_run(run_dir: str, episodes: int = 10, deterministic: bool = False, seed: int = 0, experiment=None) -> dict:
-    """Returns of the last checkpointed policy of every (trial, seed) in `run_dir`:
-    {"episodes", "deterministic", "trials": [{"trial", "hparams", "return_mean",
-    "return_std", "return_per_seed", "updates_done"}]}."""
-    from jaxrl_actions import checkpoint
-    from jaxrl_actions.sweep import GroupProgram
-    from jaxrl_actions.training import runner
-
-    saved = runner.check_run_dir(run_dir)
-    if experiment is None:
-        experiment = runner.load_run_experiment(run_dir, saved)
-    inv = saved.get("invocation", {})
-    plan = runner.make_plan(
-        experiment, inv.get("seeds", saved["seeds"]), inv.get("overrides"), inv.get("sweep"),
-        chunks=inv.get("chunks"), log_every=inv.get("log_every"), source=inv.get("source"),
-    )
-    runner.check_resumable(run_dir, plan)
-    results = []
-    for group in plan.groups:
-        program = GroupProgram.build(group, plan.seeds)
-        ckpt_dir = f"{run_dir}/{runner.CHECKPOINT_DIR}/group{group.index}"
-        restored = checkpoint.restore(ckpt_dir, program.abstract_carry())
-        if restored is None:
-            raise runner.RunDirError(f"{run_dir} has no checkpoint for program {group.index} ({ckpt_dir} is empty)")
-        carry, meta = restored
-        states = jax.tree.map(lambda x: x[: program.num_runs], agent_state_of(carry))
-        fn = evaluation_fn(group.env, group.agent, episodes, deterministic)
-        keys = jax.random.split(jax.random.PRNGKey(seed), program.num_runs)
-        returns = np.asarray(jax.vmap(fn)(states, keys))  # [runs, episodes]
-        for t_pos, trial in enumerate(group.trials):
-            per_seed = returns[t_pos * len(plan.seeds):(t_pos + 1) * len(plan.seeds)]
-            results.append(
-                {
-                    "trial": trial.index,
-                    "hparams": trial.hparams,
-                    "seeds": plan.seeds,
-                    "return_mean": float(per_seed.mean()),
-                    "return_std": float(per_seed.std()),
-                    "return_per_seed": [float(v) for v in per_seed.mean(axis=1)],
-                    "updates_done": meta["meta"].get("updates_done"),
-                }
-            )
-    results.sort(key=lambda r: r["trial"])
-    return {"episodes": int(episodes), "deterministic": bool(deterministic), "seed": seed, "trials": results}

@@ -46,22 +46,9 @@ from jaxrl_actions import td
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.replay import make_replay_buffer
 from jaxrl_actions.training.common import ErrorFlag, Trainer
+from jaxrl_actions.training.config import OffPolicyConfig, check_off_policy_config, learning_starts
 from jaxrl_actions.types import EPISODE_LENGTH, EPISODE_RETURN, TimeStep, Transition
 from jaxrl_actions.wrappers import training_env
-
-
-@struct.dataclass
-class OffPolicyConfig:
-    """Loop settings every off-policy agent config inherits (all structural)."""
-
-    total_steps: int = struct.field(pytree_node=False, default=1_000_000)  # env steps over all envs
-    num_envs: int = struct.field(pytree_node=False, default=1)
-    batch_size: int = struct.field(pytree_node=False, default=256)
-    buffer_size: int = struct.field(pytree_node=False, default=1_000_000)
-    warmup_steps: int = struct.field(pytree_node=False, default=10_000)  # random-action env steps before learning
-    # Gradient steps per iteration (one step of every env): the update-to-data ratio when num_envs == 1.
-    utd: int = struct.field(pytree_node=False, default=1)
-    n_step: int = struct.field(pytree_node=False, default=1)  # env steps summed into one stored transition
 
 
 @struct.dataclass
@@ -74,35 +61,6 @@ class OffPolicyCarry:
     buffer_state: Any
     key: jax.Array
     window: Any = None  # Transition[n_step, num_envs]: the latest steps (n_step > 1 only)
-
-
-def check_config(config: OffPolicyConfig) -> None:
-    """Host-side checks of the loop settings, naming the bad field and value."""
-    if not isinstance(config, OffPolicyConfig):
-        raise TypeError(f"the off-policy loop needs a config subclassing OffPolicyConfig, got {type(config).__name__}")
-    positive = ("total_steps", "num_envs", "batch_size", "buffer_size", "n_step")
-    for name in positive:
-        if int(getattr(config, name)) < 1:
-            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
-    for name in ("warmup_steps", "utd"):
-        if int(getattr(config, name)) < 0:
-            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 0")
-    if config.total_steps < config.num_envs:
-        raise ValueError(f"total_steps={config.total_steps} is less than one step of num_envs={config.num_envs} envs")
-    if config.n_step > 1 and not hasattr(config, "gamma"):
-        raise ValueError(f"{type(config).__name__}.n_step={config.n_step} needs a gamma field to discount with")
-    if config.buffer_size < max(config.batch_size, config.num_envs):
-        raise ValueError(
-            f"buffer_size={config.buffer_size} must hold a batch (batch_size={config.batch_size}) "
-            f"and one step of all envs (num_envs={config.num_envs})"
-        )
-
-
-def learning_starts(config: OffPolicyConfig) -> int:
-    """First iteration that learns: after warm-up and once the buffer holds a batch (the
-    first n-step transition is stored after n_step iterations)."""
-    steps = max(config.warmup_steps, config.batch_size + (config.n_step - 1) * config.num_envs)
-    return math.ceil(steps / config.num_envs)
 
 
 def empty_mask(space, mask) -> jax.Array:
@@ -126,7 +84,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
     off-policy `agent`. Only structural config fields are read outside traced code."""
     if agent.family != "off_policy":
         raise ValueError(f"agent {agent.name!r} is {agent.family!r}; the off-policy loop needs an off_policy agent")
-    check_config(config)
+    check_off_policy_config(config)
     if agent.check_config is not None:
         agent.check_config(config)
     spec = env.spec

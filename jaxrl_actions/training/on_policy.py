@@ -26,25 +26,9 @@ from flax import struct
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env
 from jaxrl_actions.training.common import ErrorFlag, Trainer
+from jaxrl_actions.training.config import OnPolicyConfig, check_on_policy_config
 from jaxrl_actions.types import EPISODE_DONE, EPISODE_RETURN, INVALID_ACTION, TimeStep
 from jaxrl_actions.wrappers import training_env
-
-
-@struct.dataclass
-class OnPolicyConfig:
-    """Loop settings every on-policy agent config inherits (all structural)."""
-
-    total_steps: int = struct.field(pytree_node=False, default=500_000)  # env steps over all envs
-    num_envs: int = struct.field(pytree_node=False, default=8)
-    rollout_len: int = struct.field(pytree_node=False, default=128)
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.num_envs * self.rollout_len
-
-    @property
-    def num_updates(self) -> int:
-        return max(1, self.total_steps // self.steps_per_update)
 
 
 @struct.dataclass
@@ -59,16 +43,8 @@ class OnPolicyCarry:
     invalid_total: jax.Array  # int32[] invalid actions the env reported so far
 
 
-def check_config(config: OnPolicyConfig) -> None:
-    if not isinstance(config, OnPolicyConfig):
-        raise TypeError(f"the on-policy loop needs a config subclassing OnPolicyConfig, got {type(config).__name__}")
-    for name in ("total_steps", "num_envs", "rollout_len"):
-        if int(getattr(config, name)) < 1:
-            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
-
-
 def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
-    check_config(config)
+    check_on_policy_config(config)
     if agent.check_config is not None:
         agent.check_config(config)
     venv = training_env(env, config.num_envs)

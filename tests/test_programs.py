@@ -11,9 +11,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from jaxrl_actions.sweep import group_trials, pad_runs, padded_size, run_keys, stack_configs, unpad_runs
-from jaxrl_actions.training.experiment import resolve_trials
-from jaxrl_actions.training.runner import run_experiment
+from jaxrl_actions.run.programs import group_trials, pad_runs, padded_size, run_keys, stack_configs, unpad_runs
+from jaxrl_actions.run.experiment import resolve_trials
+from jaxrl_actions.run.runner import run_experiment
 from test_runner import FAKE_EXPERIMENT, TRACES, VARIANT_EXPERIMENT, FakeConfig, read_metrics
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -104,7 +104,7 @@ SHARDED_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import jax
-    from jaxrl_actions.training.runner import run_experiment
+    from jaxrl_actions.run.runner import run_experiment
     from test_runner import FAKE_EXPERIMENT
     assert jax.device_count() == 4, jax.devices()
     summary = run_experiment(FAKE_EXPERIMENT, seeds=3, sweep={"lr": [0.1, 0.3]}, out=sys.argv[1],

@@ -1,6 +1,7 @@
 """What an experiment file defines, and how command-line settings become trials.
 
-An experiment file (`experiments/x.py`) builds one `Experiment` and hands it to `main_for`:
+An experiment file (`experiments/x.py`) builds one `Experiment`; `cli.main_for` gives it the
+command line of `jaxrl-actions run`:
 
     EXPERIMENT = Experiment(
         name="ppo_cartpole",
@@ -12,7 +13,8 @@ An experiment file (`experiments/x.py`) builds one `Experiment` and hands it to 
         variants=None,            # or {"masked": {...overrides...}, "penalty": lambda exp: ...}
     )
     if __name__ == "__main__":
-        main_for(EXPERIMENT)      # `python experiments/x.py --seeds 4` == `jaxrl-actions run x --seeds 4`
+        raise SystemExit(main_for(EXPERIMENT))  # `python experiments/x.py --seeds 4`
+                                                # == `jaxrl-actions run x --seeds 4`
 
 Settings are addressed by dotted keys: `agent.<field>` (nested config dataclasses as
 `agent.<field>.<sub>`), `env.<kwarg>` (the keys of `env_kwargs`), `variant` (one of
@@ -27,7 +29,6 @@ import ast
 import dataclasses
 import importlib.util
 import itertools
-import json
 import os
 import sys
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
@@ -55,7 +56,7 @@ class Experiment:
     env_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     variants: Optional[Mapping[str, VariantSpec]] = None
     # The training loop: make_trainer(env, agent, config) -> Trainer. None picks the loop
-    # of the agent's family (`jaxrl_actions.training.<family>.make_trainer`).
+    # of the agent's family (`jaxrl_actions.training.FAMILIES`).
     make_trainer: Optional[Callable] = None
 
     def with_variant(self, name: str) -> "Experiment":
@@ -70,19 +71,6 @@ class Experiment:
         config, env_kwargs = apply_overrides(exp, dict(spec))
         return dataclasses.replace(exp, config=config, env_kwargs=env_kwargs)
 
-    def main(self, argv: Optional[Sequence[str]] = None) -> int:
-        return main_for(self, argv)
-
-
-def main_for(experiment: Experiment, argv: Optional[Sequence[str]] = None) -> int:
-    """Command line of one experiment file: the flags of `jaxrl-actions run`."""
-    from jaxrl_actions import cli
-
-    source = getattr(sys.modules.get("__main__"), "__file__", None)
-    code = cli.main_for(experiment, argv, source=os.path.abspath(source) if source else None)
-    if code:
-        raise SystemExit(code)
-    return code
 
 
 def _variant_spec(exp: Experiment, name: str) -> VariantSpec:
@@ -328,7 +316,7 @@ def typed_settings(
     def typed(key, value):
         if key == VARIANT_KEY:
             return str(value)
-        return _jsonable(coerce_value(key, fields[key].kind, fields[key].default, value))
+        return jsonable(coerce_value(key, fields[key].kind, fields[key].default, value))
 
     return {k: typed(k, v) for k, v in over.items()}, {k: [typed(k, v) for v in vs] for k, vs in grid.items()}
 
@@ -387,7 +375,7 @@ def resolve_trials(
             point = dict(zip(keys, combo))
             config, env_kwargs = apply_overrides(base, {**over, **point})
             fields = experiment_fields(base)
-            hparams = {k: _jsonable(coerce_value(k, fields[k].kind, fields[k].default, v)) for k, v in point.items()}
+            hparams = {k: jsonable(coerce_value(k, fields[k].kind, fields[k].default, v)) for k, v in point.items()}
             if variant is not None:
                 hparams = {VARIANT_KEY: variant, **hparams}
             trial_exp = dataclasses.replace(base, config=config, env_kwargs=env_kwargs)
@@ -399,7 +387,7 @@ def resolve_trials(
 # JSON views and loading experiment files
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -407,11 +395,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return float(value)
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if hasattr(value, "dtype") and hasattr(value, "shape"):
-        return _jsonable(np.asarray(value).tolist())
+        return jsonable(np.asarray(value).tolist())
     if value is None or isinstance(value, str):
         return value
     return repr(value)
@@ -422,17 +410,8 @@ def config_to_dict(config: Any) -> dict:
     out = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        out[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else _jsonable(value)
+        out[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else jsonable(value)
     return out
-
-
-def hparams_label(hparams: Mapping[str, Any]) -> str:
-    """`agent.lr=0.001, variant=masked` (the `agent.` prefix dropped for brevity)."""
-    parts = []
-    for key, value in hparams.items():
-        short = key[len("agent."):] if key.startswith("agent.") else key
-        parts.append(f"{short}={json.dumps(value) if not isinstance(value, str) else value}")
-    return ", ".join(parts)
 
 
 def experiments_dir(cwd: Optional[str] = None) -> str:

@@ -25,7 +25,6 @@ single-host is what the tests check.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import time
 from typing import Any, Callable, Optional, Sequence
@@ -35,24 +34,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxrl_actions.run.experiment import Experiment, Trial, config_fields
+from jaxrl_actions.training import make_trainer as make_family_trainer
 from jaxrl_actions.training.common import Trainer, run_chunk
-from jaxrl_actions.training.experiment import Experiment, Trial, config_fields
 
 RUN_AXIS = "runs"
 
 
 def resolve_make_trainer(exp: Experiment) -> Callable:
-    """The experiment's loop, else `jaxrl_actions.training.<agent.family>.make_trainer`."""
-    if exp.make_trainer is not None:
-        return exp.make_trainer
-    module_name = f"jaxrl_actions.training.{exp.agent.family}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        raise ValueError(f"agent {exp.agent.name!r} has family {exp.agent.family!r} but {module_name} does not exist") from err
-    if not hasattr(module, "make_trainer"):
-        raise ValueError(f"{module_name} has no make_trainer(env, agent, config)")
-    return module.make_trainer
+    """The experiment's own loop, else the loop of the agent's family (`training.FAMILIES`)."""
+    return exp.make_trainer if exp.make_trainer is not None else make_family_trainer
 
 
 @dataclasses.dataclass

@@ -1,0 +1,49 @@
+"""Evaluate a run directory: restore the last checkpoint of every compiled program and run
+every (trial, seed)'s policy for whole episodes (`training.evaluate.evaluation_fn`).
+
+    evaluate_run("runs/x", episodes=10, deterministic=True) -> {"episodes", "deterministic",
+        "seed", "trials": [{"trial", "hparams", "seeds", "return_mean", "return_std",
+        "return_per_seed", "updates_done"}]}
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import jax
+import numpy as np
+
+from jaxrl_actions import checkpoint
+from jaxrl_actions.run.experiment import Experiment
+from jaxrl_actions.run.plan import CHECKPOINT_DIR, RunDirError, plan_of_run_dir
+from jaxrl_actions.run.programs import GroupProgram
+from jaxrl_actions.training.evaluate import agent_state_of, evaluation_fn
+
+
+def evaluate_run(run_dir: str, episodes: int = 10, deterministic: bool = False, seed: int = 0,
+                 experiment: Optional[Experiment] = None) -> dict:
+    """Returns of the last checkpointed policy of every (trial, seed) in `run_dir`."""
+    _, plan = plan_of_run_dir(run_dir, experiment)
+    results = []
+    for group in plan.groups:
+        program = GroupProgram.build(group, plan.seeds)
+        ckpt_dir = f"{run_dir}/{CHECKPOINT_DIR}/group{group.index}"
+        restored = checkpoint.restore(ckpt_dir, program.abstract_carry())
+        if restored is None:
+            raise RunDirError(f"{run_dir} has no checkpoint for program {group.index} ({ckpt_dir} is empty)")
+        states = jax.tree.map(lambda x: x[: program.num_runs], agent_state_of(restored.tree))
+        fn = evaluation_fn(group.env, group.agent, episodes, deterministic)
+        keys = jax.random.split(jax.random.PRNGKey(seed), program.num_runs)
+        returns = np.asarray(jax.vmap(fn)(states, keys))  # [runs, episodes]
+        for t_pos, trial in enumerate(group.trials):
+            per_seed = returns[t_pos * len(plan.seeds):(t_pos + 1) * len(plan.seeds)]
+            results.append({
+                "trial": trial.index,
+                "hparams": trial.hparams,
+                "seeds": plan.seeds,
+                "return_mean": float(per_seed.mean()),
+                "return_std": float(per_seed.std()),
+                "return_per_seed": [float(v) for v in per_seed.mean(axis=1)],
+                "updates_done": restored.meta.get("updates_done"),
+            })
+    results.sort(key=lambda r: r["trial"])
+    return {"episodes": int(episodes), "deterministic": bool(deterministic), "seed": seed, "trials": results}
