@@ -143,7 +143,7 @@ def test_structural_flags_ddpg_td3_redq():
         leaf = lambda s: jax.tree_util.tree_leaves(s.actor.params)[-1]
         assert (not np.allclose(leaf(one), leaf(state))) == moves_at_first, name
         assert not np.allclose(leaf(two), leaf(one)), name
-        assert np.isfinite(float(metrics["critic_loss"]))
+        assert np.isfinite(float(metrics["learn/critic_loss"]))
 
     # REDQ: actor once per policy_delay critic steps; all critics move every step.
     state, _ = critics(redq.AGENT, redq.REDQConfig(num_critics=4, policy_delay=3, **TINY))
@@ -256,7 +256,7 @@ def test_loop_bootstraps_truncation_from_final_obs_and_sweeps_lr():
     configs = configs.replace(critic_lr=jnp.array([1e-3, 1e-2]))
     run = jax.jit(jax.vmap(lambda k, c: fused_train(off_policy.make_trainer(env, sac.AGENT, c))(k)))
     carry, metrics = run(jax.random.split(jax.random.key(0), 2), configs)
-    assert metrics["critic_loss"].shape == (2, 30)
+    assert metrics["learn/critic_loss"].shape == (2, 30)
     kernel = jax.tree_util.tree_leaves(carry.agent_state.critic.params)[-1]  # [runs, critics, ...]
     assert not np.allclose(kernel[0], kernel[1])  # the two learning rates trained differently
     exp = jax.tree_util.tree_map(lambda x: np.asarray(x[0, 0, :60]), carry.buffer_state.experience)
@@ -269,7 +269,7 @@ def test_loop_bootstraps_truncation_from_final_obs_and_sweeps_lr():
     np.testing.assert_allclose(next_obs[:-1][cont], obs[1:][cont])  # ordinary steps chain up
     # At a cut, next_obs is the old episode's last observation, not the new episode's first.
     assert (np.abs(next_obs[:-1][~cont] - obs[1:][~cont]).max(axis=-1) > 1e-3).all()
-    assert np.isfinite(np.asarray(metrics["critic_loss"])).all()
+    assert np.isfinite(np.asarray(metrics["learn/critic_loss"])).all()
 
 
 def n_step_reference(reward, terminated, truncated, gamma, n):

@@ -46,7 +46,7 @@ def test_four_seeds_by_two_learning_rates_in_one_compiled_call():
     lrs = jnp.repeat(jnp.array([3e-2, 1e-3]), 4)
     carry, metrics = run(keys, lrs)
     again_carry, again = run(keys, lrs)  # same compiled program, same seeds: same numbers
-    first_layer = jax.tree.leaves(carry.agent_state.params["actor"])[0]
+    first_layer = jax.tree.leaves(carry.agent_state.params.actor)[0]
     rows = np.asarray(first_layer.reshape(8, -1).sum(axis=1))
     assert len(set(rows.tolist())) == 8  # 8 distinct runs
     chex.assert_trees_all_equal(metrics, again)

@@ -14,7 +14,7 @@ policy head is the mask-aware distribution of `networks.heads` for the action sp
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import flax.linen as nn
 import jax
@@ -30,7 +30,7 @@ from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.losses import clipped_value_loss, gae_advantages, normalize, ppo_policy_loss
 from jaxrl_actions.networks.heads import PolicyHead, distribution
 from jaxrl_actions.networks.mlp import MLP
-from jaxrl_actions.spaces import Box, Space
+from jaxrl_actions.spaces import Space
 from jaxrl_actions.training.config import OnPolicyConfig
 
 
@@ -104,8 +104,26 @@ class Networks(struct.PyTreeNode):
 
 
 @struct.dataclass
+class PPOParams:
+    actor: Any  # flax variables of the Actor
+    critic: Any  # flax variables of the critic MLP
+
+
+class PPOBatch(NamedTuple):
+    """A flat minibatch [N] for the PPO loss."""
+
+    obs: Any  # observations, already normalised when normalize_obs
+    raw_action: Any  # what the policy sampled (pre-squash for Box)
+    action_mask: Any
+    old_log_prob: jax.Array
+    old_value: jax.Array
+    advantages: jax.Array
+    targets: jax.Array
+
+
+@struct.dataclass
 class PPOState:
-    params: dict  # {"actor": ..., "critic": ...}
+    params: PPOParams
     opt_state: Any
     obs_stats: running_stats.RunningStats
     config: PPOConfig
@@ -117,12 +135,11 @@ class Actor(nn.Module):
     hidden_sizes: tuple
     activation: str
     obs_ndim: int
-    init_log_std: float = 0.0
 
     @nn.compact
     def __call__(self, obs):
         features = MLP(self.hidden_sizes, self.activation, obs_ndim=self.obs_ndim)(obs)
-        return PolicyHead(self.space, self.init_log_std)(features)
+        return PolicyHead(self.space)(features)
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
@@ -138,14 +155,12 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     check_config(config)
     obs_shape = spec.obs_space.shape
     obs_ndim = max(1, len(obs_shape))
-    actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim,
-                  init_log_std=0.0)
+    actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim)
     critic_sizes = config.hidden_sizes if config.critic_hidden_sizes is None else config.critic_hidden_sizes
     critic = MLP(tuple(critic_sizes), config.activation, output_size=1, obs_ndim=obs_ndim)
     dummy = jnp.zeros(obs_shape if obs_shape else (1,), jnp.float32)
     actor_key, critic_key = jax.random.split(key)
-    params = {"actor": actor.init(actor_key, dummy), "critic": critic.init(critic_key, dummy)}
-    params["actor"]["params"]["PolicyHead_0"]["log_std"] += config.init_log_std
+    params = PPOParams(actor=actor.init(actor_key, dummy), critic=critic.init(critic_key, dummy))
     return PPOState(
         params=params,
         opt_state=make_optimizer(config).init(params),
@@ -161,13 +176,16 @@ def _obs(state: PPOState, obs):
     return running_stats.normalize(state.obs_stats, obs)
 
 
-def _dist(state: PPOState, params, obs, mask):
-    outputs, log_std = state.nets.actor.apply(params["actor"], obs)
-    return distribution(state.nets.space, outputs, log_std, mask, state.config.mask_in_gradient)
+def _dist(state: PPOState, params: PPOParams, obs, mask):
+    """The policy at (already normalised) `obs`; the learned log-std starts at 0 and is
+    offset by config.init_log_std here, so init_log_std stays a sweepable leaf."""
+    outputs, log_std = state.nets.actor.apply(params.actor, obs)
+    return distribution(state.nets.space, outputs, log_std + state.config.init_log_std, mask,
+                        state.config.mask_in_gradient)
 
 
-def _value(state: PPOState, params, obs):
-    return state.nets.critic.apply(params["critic"], obs)[..., 0]
+def _value(state: PPOState, params: PPOParams, obs):
+    return state.nets.critic.apply(params.critic, obs)[..., 0]
 
 
 def act(state: PPOState, obs, mask, key, deterministic=False):
@@ -188,26 +206,24 @@ def value(state: PPOState, obs):
     return _value(state, state.params, _obs(state, obs))
 
 
-def loss(params, state: PPOState, batch):
+def loss(params: PPOParams, state: PPOState, batch: PPOBatch):
     """PPO loss on a flat minibatch [N]; returns (loss, metrics)."""
     config = state.config
-    obs, raw, mask, old_log_prob, old_value, advantages, targets = batch
 
     def per_sample(o, r, m):
         dist = _dist(state, params, o, m)
         return dist.log_prob(r), dist.entropy(), _value(state, params, o)
 
-    log_prob, entropy, values = jax.vmap(per_sample)(obs, raw, mask)
-    if config.normalize_advantages:
-        advantages = normalize(advantages)
-    policy_loss = ppo_policy_loss(log_prob, old_log_prob, advantages, config.clip_eps)
+    log_prob, entropy, values = jax.vmap(per_sample)(batch.obs, batch.raw_action, batch.action_mask)
+    advantages = normalize(batch.advantages) if config.normalize_advantages else batch.advantages
+    policy_loss = ppo_policy_loss(log_prob, batch.old_log_prob, advantages, config.clip_eps)
     if config.clip_value:
-        value_loss = clipped_value_loss(values, old_value, targets, config.clip_eps)
+        value_loss = clipped_value_loss(values, batch.old_value, batch.targets, config.clip_eps)
     else:
-        value_loss = 0.5 * jnp.mean(jnp.square(values - targets))
+        value_loss = 0.5 * jnp.mean(jnp.square(values - batch.targets))
     entropy = entropy.mean()
     total = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    log_ratio = log_prob - old_log_prob
+    log_ratio = log_prob - batch.old_log_prob
     metrics = {
         "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
         "approx_kl": jnp.mean(jnp.exp(log_ratio) - 1.0 - log_ratio),
@@ -238,16 +254,15 @@ def update(state: PPOState, rollout: Rollout, key) -> tuple[PPOState, dict]:
     config = state.config
     # The rollout's log-probs and values were computed with the current statistics; the
     # loss must see the same normalised observations, so statistics update last.
-    obs = _obs(state, rollout.obs)
     advantages, targets = advantage_targets(rollout, config)
-    data = flatten_time_env(
-        (obs, rollout.raw_action, rollout.action_mask, rollout.log_prob, rollout.value, advantages, targets))
+    data = flatten_time_env(PPOBatch(
+        _obs(state, rollout.obs), rollout.raw_action, rollout.action_mask, rollout.log_prob, rollout.value,
+        advantages, targets))
     optimizer = make_optimizer(config)
-    frozen = state.replace(config=config.replace(normalize_obs=False))  # obs already normalised
 
-    def minibatch_step(carry, batch):
+    def minibatch_step(carry, batch: PPOBatch):
         params, opt_state = carry
-        grads, metrics = jax.grad(loss, has_aux=True)(params, frozen, batch)
+        grads, metrics = jax.grad(loss, has_aux=True)(params, state, batch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 

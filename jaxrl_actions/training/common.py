@@ -20,7 +20,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_actions.types import Metrics
+from jaxrl_actions.types import EPISODE_DONE, EPISODE_LENGTH, EPISODE_RETURN, INVALID_ACTION, Metrics
+
+LEARN_PREFIX = "learn/"  # learner metrics (losses, entropies, ...) are kept apart from episode metrics
 
 
 class Trainer(NamedTuple):
@@ -75,6 +77,52 @@ def raise_if_set(flag: ErrorFlag, env_steps_per_update: int, where: str = "") ->
         f"{where}an action mask with no valid action was returned at update {update} "
         f"(about env step {update * env_steps_per_update}), parallel env index {env}{run}"
     )
+
+
+@struct.dataclass
+class EpisodeTally:
+    """What the episode metrics carry from one report (one `update`) to the next."""
+
+    last_return: jax.Array  # float32[] mean return of the latest report that saw an episode end
+    last_length: jax.Array  # float32[] their mean length
+    invalid_actions: jax.Array  # int32[] invalid actions the env reported so far
+
+    @classmethod
+    def zeros(cls) -> "EpisodeTally":
+        return cls(jnp.float32(0.0), jnp.float32(0.0), jnp.int32(0))
+
+
+def episode_metrics(tally: EpisodeTally, info: dict) -> tuple[EpisodeTally, Metrics]:
+    """The episode metrics of every loop, from the EpisodeStats `info` of the env steps since
+    the last report (leaves of any shape, e.g. [T, B] or [B]):
+
+        episode_return   mean return of the episodes that finished since the last report,
+                         carried forward when none did (0 before the first)
+        episode_length   their mean length, likewise
+        episodes         how many finished since the last report
+        invalid_actions  invalid actions the env reported (info[INVALID_ACTION]) so far
+    """
+    finished = info[EPISODE_DONE]
+    count = finished.sum()
+    some = count > 0
+
+    def mean_or_last(values, last):
+        return jnp.where(some, (values * finished).sum() / jnp.maximum(count, 1), last).astype(jnp.float32)
+
+    invalid = info[INVALID_ACTION].sum().astype(jnp.int32) if INVALID_ACTION in info else jnp.int32(0)
+    tally = EpisodeTally(
+        last_return=mean_or_last(info[EPISODE_RETURN], tally.last_return),
+        last_length=mean_or_last(info[EPISODE_LENGTH], tally.last_length),
+        invalid_actions=tally.invalid_actions + invalid,
+    )
+    metrics = {"episode_return": tally.last_return, "episode_length": tally.last_length,
+               "episodes": count.astype(jnp.int32), "invalid_actions": tally.invalid_actions}
+    return tally, metrics
+
+
+def learner_metrics(metrics: Metrics) -> Metrics:
+    """An agent's update metrics under the `learn/` prefix, apart from the episode metrics."""
+    return {f"{LEARN_PREFIX}{name}": value for name, value in metrics.items()}
 
 
 def fused_train(trainer: Trainer) -> Callable[[jax.Array], tuple[Any, Metrics]]:

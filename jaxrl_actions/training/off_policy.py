@@ -45,9 +45,9 @@ from flax import struct
 from jaxrl_actions import td
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.replay import make_replay_buffer
-from jaxrl_actions.training.common import ErrorFlag, Trainer
+from jaxrl_actions.training.common import EpisodeTally, ErrorFlag, Trainer, episode_metrics, learner_metrics
 from jaxrl_actions.training.config import OffPolicyConfig, check_off_policy_config, learning_starts
-from jaxrl_actions.types import EPISODE_LENGTH, EPISODE_RETURN, TimeStep, Transition
+from jaxrl_actions.types import TimeStep, Transition
 from jaxrl_actions.wrappers import training_env
 
 
@@ -60,6 +60,7 @@ class OffPolicyCarry:
     timestep: TimeStep  # [num_envs] the latest TimeStep: what the agent acts on next
     buffer_state: Any
     key: jax.Array
+    episodes: EpisodeTally  # what the episode metrics carry between reports
     window: Any = None  # Transition[n_step, num_envs]: the latest steps (n_step > 1 only)
 
 
@@ -68,15 +69,6 @@ def empty_mask(space, mask) -> jax.Array:
     if mask is None:
         return jnp.zeros((1,), bool)
     return ~jax.vmap(space.mask_has_valid)(mask)
-
-
-def episode_return(ts: TimeStep) -> jax.Array:
-    """float32[]: mean return of the last finished episode over the envs that finished
-    one (0 while none has)."""
-    returns = ts.info[EPISODE_RETURN]
-    finished = ts.info[EPISODE_LENGTH] > 0
-    count = jnp.sum(finished)
-    return jnp.where(count > 0, jnp.sum(jnp.where(finished, returns, 0.0)) / jnp.maximum(count, 1), 0.0)
 
 
 def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
@@ -143,7 +135,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         agent_state = agent.init(k_agent, spec, config)
         example = example_transition(ts, agent_state, k_example)
         return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer.init(example), key,
-                              empty_window(example))
+                              EpisodeTally.zeros(), empty_window(example))
 
     def learn(agent_state, buffer_state, key):
         def one_update(state, k):
@@ -190,13 +182,10 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         else:
             agent_state, learn_metrics = carry.agent_state, {}
         step = carry.step + 1
-        metrics = {
-            "episode_return": episode_return(next_ts),
-            "env_steps": step * num_envs,
-            "learning": (carry.step >= start).astype(jnp.float32),
-            **learn_metrics,
-        }
-        new_carry = OffPolicyCarry(step, error, agent_state, env_state, next_ts, buffer_state, key, window)
+        episodes, episode_stats = episode_metrics(carry.episodes, next_ts.info)
+        metrics = {"env_steps": step * num_envs, **episode_stats,
+                   "learning": (carry.step >= start).astype(jnp.float32), **learner_metrics(learn_metrics)}
+        new_carry = OffPolicyCarry(step, error, agent_state, env_state, next_ts, buffer_state, key, episodes, window)
         return new_carry, metrics
 
     return Trainer(init=init, update=update, num_updates=config.total_steps // num_envs, steps_per_update=num_envs)

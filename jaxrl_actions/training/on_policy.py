@@ -25,9 +25,9 @@ from flax import struct
 
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env
-from jaxrl_actions.training.common import ErrorFlag, Trainer
+from jaxrl_actions.training.common import EpisodeTally, ErrorFlag, Trainer, episode_metrics, learner_metrics
 from jaxrl_actions.training.config import OnPolicyConfig, check_on_policy_config
-from jaxrl_actions.types import EPISODE_DONE, EPISODE_RETURN, INVALID_ACTION, TimeStep
+from jaxrl_actions.types import TimeStep
 from jaxrl_actions.wrappers import training_env
 
 
@@ -39,8 +39,7 @@ class OnPolicyCarry:
     env_state: Any  # batched [num_envs]
     timestep: TimeStep  # [num_envs] the latest TimeStep: what the agent acts on next
     key: jax.Array
-    last_return: jax.Array  # float32[] mean return of the latest finished episodes
-    invalid_total: jax.Array  # int32[] invalid actions the env reported so far
+    episodes: EpisodeTally  # what the episode metrics carry between reports
 
 
 def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
@@ -59,7 +58,7 @@ def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
             step=jnp.int32(0), error=ErrorFlag.clear(),
             agent_state=agent.init(agent_key, env.spec, config),
             env_state=env_state, timestep=timestep, key=key,
-            last_return=jnp.float32(0.0), invalid_total=jnp.int32(0))
+            episodes=EpisodeTally.zeros())
 
     def env_step(carry_and_state, key):
         """One step of every env with the current policy; returns what the rollout keeps."""
@@ -97,22 +96,10 @@ def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
         rollout_key, learn_key, key = jax.random.split(carry.key, 3)
         rollout, info, carry = collect_rollout(carry, rollout_key)
         agent_state, learn_metrics = agent.update(carry.agent_state, rollout, learn_key)
-        finished = info[EPISODE_DONE]
-        num_finished = finished.sum()
-        mean_return = jnp.where(
-            num_finished > 0, (info[EPISODE_RETURN] * finished).sum() / jnp.maximum(num_finished, 1),
-            carry.last_return)
-        invalid = info[INVALID_ACTION].sum().astype(jnp.int32) if INVALID_ACTION in info else jnp.int32(0)
+        episodes, episode_stats = episode_metrics(carry.episodes, info)
         step = carry.step + 1
-        carry = carry.replace(step=step, agent_state=agent_state, key=key, last_return=mean_return,
-                              invalid_total=carry.invalid_total + invalid)
-        metrics = {
-            "env_steps": step * config.steps_per_update,
-            "episode_return": mean_return,
-            "episodes": num_finished,
-            "invalid_actions": carry.invalid_total,
-            **learn_metrics,
-        }
+        carry = carry.replace(step=step, agent_state=agent_state, key=key, episodes=episodes)
+        metrics = {"env_steps": step * config.steps_per_update, **episode_stats, **learner_metrics(learn_metrics)}
         return carry, metrics
 
     return Trainer(init=init, update=update, num_updates=config.num_updates,
