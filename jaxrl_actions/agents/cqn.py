@@ -33,7 +33,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions import td
-from jaxrl_actions.agents import dqn, register
+from jaxrl_actions.agents import dqn
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.agents.continuous import (
     action_bounds,

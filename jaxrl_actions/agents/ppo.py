@@ -23,7 +23,7 @@ import optax
 from flax import struct
 
 from jaxrl_actions import running_stats
-from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent, PolicyOutput, validate_config
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env, minibatch_epochs
 from jaxrl_actions.environment import EnvSpec

@@ -11,7 +11,8 @@ from typing import Sequence
 
 from flax import struct
 
-from jaxrl_actions.agents import register, sac
+from jaxrl_actions.agents import sac
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent
 
 
