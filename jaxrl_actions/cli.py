@@ -239,7 +239,7 @@ def _plot(args) -> int:
 
 def _guarded(fn) -> int:
     from jaxrl_actions.checkpoint import CheckpointError
-    from jaxrl_actions.training.common import EmptyMaskError
+    from jaxrl_actions.training.common import LoopError
 
     try:
         return fn()
@@ -247,7 +247,7 @@ def _guarded(fn) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"error: {message}", file=sys.stderr)
         return 2
-    except EmptyMaskError as err:
+    except LoopError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -271,9 +271,9 @@ def main_for(experiment: Experiment, argv: Optional[Sequence[str]] = None, sourc
     """`python experiments/x.py [flags]`: the flags of `jaxrl-actions run`, for this experiment;
     returns the exit code (experiment files end with `raise SystemExit(main_for(EXPERIMENT))`).
     `source` defaults to the running script, so `--resume` and `eval` can reload it."""
-    if source is None:
-        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-        source = os.path.abspath(main_file) if main_file else None
+    main = sys.modules.get("__main__")
+    if source is None and getattr(main, "EXPERIMENT", None) is experiment and getattr(main, "__file__", None):
+        source = os.path.abspath(main.__file__)
     parser = argparse.ArgumentParser(prog=os.path.basename(source) if source else experiment.name, add_help=False,
                                      description=experiment.description)
     _add_run_flags(parser)

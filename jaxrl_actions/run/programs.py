@@ -97,11 +97,12 @@ def group_trials(trials: Sequence[Trial]) -> list[Group]:
 def describe_groups(groups: Sequence[Group], num_seeds: int) -> str:
     """One line per group; says which static settings split them."""
     lines = [
-        f"{sum(len(g.trials) for g in groups)} trial(s) x {num_seeds} seed(s) in {len(groups)} compiled program(s)"
+        f"{sum(len(g.trials) for g in groups)} trial(s) x {num_seeds} seed(s) in {len(groups)} program group(s)"
+        " (each compiles its init and one chunk function per chunk length)"
     ]
     if len(groups) > 1:
         differing = _differing_keys([g.static for g in groups])
-        lines[0] += f" (static settings differ: {', '.join(differing)})"
+        lines[0] += f"; static settings differ: {', '.join(differing)}"
     for g in groups:
         lines.append(
             f"  program {g.index}: {len(g.trials)} trial(s) x {num_seeds} seed(s) = {len(g.trials) * num_seeds} runs, "

@@ -350,7 +350,7 @@ def report_finals(session: RunSession, summary: dict, plotted: Optional[str], sa
         value = "n/a" if final is None else f"{final['mean']:.4g} +- {final['std']:.3g}"
         say(f"[{session.name}] trial {t['trial']} {trial_label(session.plan, t['hparams'])}: final {name} {value}")
     say(f"[{session.name}] {summary['env_steps']} env steps x {summary['runs']} runs in {summary['wall_s']:.1f}s "
-        f"(compile {summary['compile_s']:.1f}s); results in {session.out}")
+        f"({summary['compiles']} compilation(s), {summary['compile_s']:.1f}s); results in {session.out}")
 
 
 # ---------------------------------------------------------------------------------------
