@@ -6,6 +6,7 @@
     jaxrl-actions list                             envs, agents, experiments under ./experiments
     jaxrl-actions eval DIR [--episodes N] [--deterministic]
     jaxrl-actions plot DIR [DIR ...] [-o PNG]     default PNG: the first DIR's curves.png
+    jaxrl-actions report DIR [DIR ...] --published FILE -o docs/results.md [--section NAME] [--plots DIR]
 
 EXP is a file path or a name under ./experiments. An experiment file ending in
 `main_for(EXPERIMENT)` takes the same flags: `python experiments/x.py --seeds 4`.
@@ -81,6 +82,12 @@ def _build_parser() -> argparse.ArgumentParser:
     pl.add_argument("run_dirs", nargs="+")
     pl.add_argument("-o", "--output", default=None, help="image file (default: curves.png in the first run directory)")
     pl.add_argument("--metric", default="episode_return")
+    rp = sub.add_parser("report", help="ours vs published numbers at matched env steps (markdown + plots)")
+    rp.add_argument("run_dirs", nargs="+")
+    rp.add_argument("--published", required=True, help="JSON list of published results (run/report.py)")
+    rp.add_argument("-o", "--output", required=True, help="markdown file to write")
+    rp.add_argument("--section", default=None, help="replace only this generated section of the file")
+    rp.add_argument("--plots", default=None, help="folder for one plot per task")
     return parser
 
 
@@ -237,6 +244,14 @@ def _plot(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from jaxrl_actions.run.report import write_report
+
+    written = write_report(args.run_dirs, args.published, args.output, args.section, args.plots)
+    print(f"wrote {written['out']} ({written['rows']} rows)" + "".join(f"\nwrote {p}" for p in written["plots"]))
+    return 0
+
+
 def _guarded(fn) -> int:
     from jaxrl_actions.checkpoint import CheckpointError
     from jaxrl_actions.training.common import LoopError
@@ -260,11 +275,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "run":
         run_parser = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001
         return _guarded(lambda: _run(args, run_parser, None, None))
-    if args.command == "list":
-        return _guarded(_list)
-    if args.command == "eval":
-        return _guarded(lambda: _eval(args))
-    return _guarded(lambda: _plot(args))
+    commands = {"list": _list, "eval": lambda: _eval(args), "plot": lambda: _plot(args),
+                "report": lambda: _report(args)}
+    return _guarded(commands[args.command])
 
 
 def main_for(experiment: Experiment, argv: Optional[Sequence[str]] = None, source: Optional[str] = None) -> int:

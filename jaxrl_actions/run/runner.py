@@ -316,12 +316,19 @@ def write_summary(session: RunSession) -> dict:
         "steps_per_s": totals.steps_run / totals.train_s if totals.train_s > 0 else None,
         "compiles": totals.compiles,
         "devices": len(session.devices) if session.devices is not None else jax.device_count(),
+        "machine": machine(),
         "processes": jax.process_count(),
         "trials": summarize(rows, plan.config["trials"], plan.seeds),
     }
     if is_writer():
         write_json(os.path.join(session.out, SUMMARY_FILE), summary)
     return summary
+
+
+def machine() -> str:
+    """What ran the run, for results tables: device kind and count, host CPU cores."""
+    device = jax.devices()[0]
+    return f"{device.device_kind} x{jax.device_count()} ({device.platform}), {os.cpu_count()} CPU cores"
 
 
 def write_curves(session: RunSession, summary: dict, say: Callable[[str], None]) -> Optional[str]:
