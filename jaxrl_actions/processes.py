@@ -42,6 +42,9 @@ def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] =
         return
     if jax.distributed.is_initialized():  # e.g. the user's script joined them already
         return
+    if getattr(jax.config, "jax_cpu_collectives_implementation", "gloo") in (None, "none"):
+        # CPU processes exchange shards through gloo (JAX's default on 0.10; "none" on some older ones)
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
         jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
                                    process_id=process_id)

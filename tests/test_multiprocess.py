@@ -25,7 +25,7 @@ from test_runner import FAKE_EXPERIMENT, read_metrics
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
-TIMEOUT_S = 150  # per group of processes (about 10 s each on 2 idle cores)
+TIMEOUT_S = 240  # per group of processes (10-20 s on 2 idle cores; far more on a loaded machine)
 SWEEP = ["--seeds", "3", "--sweep", "lr=0.1,0.3,0.5", "--chunks", "4", "--tensorboard"]
 WORKER = """
 import sys
@@ -188,3 +188,15 @@ def test_bad_process_flags_are_clear_errors(flags, message, tmp_path, capsys):
     assert main_for(FAKE_EXPERIMENT, [*flags, "--out", str(tmp_path / "r")]) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "r")
+
+
+def test_one_process_evaluates_a_two_process_run(runs):
+    """eval restores the collective checkpoint (run axis padded to 10 for 2 devices) in one
+    process, and scores the same policies as the single-process run's checkpoint."""
+    from jaxrl_actions.run.evaluate_run import evaluate_run
+
+    two, _, one = runs
+    result_two = evaluate_run(two, episodes=2, experiment=FAKE_EXPERIMENT)
+    result_one = evaluate_run(one, episodes=2, experiment=FAKE_EXPERIMENT)
+    assert [t["updates_done"] for t in result_two["trials"]] == [12, 12, 12]
+    assert result_two == result_one

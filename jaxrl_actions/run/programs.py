@@ -198,10 +198,15 @@ class GroupProgram:
     _init: Any = None
 
     @classmethod
-    def build(cls, group: Group, seeds: Sequence[int], devices: Optional[Sequence[Any]] = None) -> "GroupProgram":
+    def build(cls, group: Group, seeds: Sequence[int], devices: Optional[Sequence[Any]] = None,
+              size: Optional[int] = None) -> "GroupProgram":
+        """size: the padded run axis (default: runs rounded up to a multiple of the devices);
+        eval restores a checkpoint padded for another device count with it."""
         mesh = run_mesh(devices)
         num_runs = len(group.trials) * len(seeds)
-        size = padded_size(num_runs, mesh.size)
+        size = padded_size(num_runs, mesh.size) if size is None else int(size)
+        if size < num_runs or size % mesh.size:
+            raise ValueError(f"a run axis of {size} cannot hold {num_runs} runs on {mesh.size} device(s)")
         keys = shard_runs(pad_runs(run_keys(seeds, len(group.trials)), size), mesh)
         configs = shard_runs(pad_runs(stack_configs([t.config for t in group.trials], len(seeds)), size), mesh)
         return cls(group, list(seeds), mesh, keys, configs, num_runs)

@@ -281,7 +281,8 @@ def run_chunk(session: RunSession, program: GroupProgram, carry: Any, chunk: int
     save = chunk + 1 == len(lengths) or (every > 0 and (chunk + 1) % every == 0)
     if save:
         meta = {"fingerprint": session.plan.fingerprint, "group": group.index, "updates_done": updates_done,
-                "timings": dataclasses.asdict(session.totals()), PROCESSES_KEY: jax.process_count()}
+                "timings": dataclasses.asdict(session.totals()), PROCESSES_KEY: jax.process_count(),
+                "padded_runs": int(program.keys.shape[0])}
         checkpoint.save(group_checkpoint_dir(session.out, group), chunk + 1, carry, meta,
                         keep=session.plan.options.keep_checkpoints)
     if session.on_chunk is not None:
