@@ -2,6 +2,8 @@
 
     jaxrl-actions run EXP [--seeds N] [--set key=value]... [--sweep key=v1,v2]... [--out DIR]
     jaxrl-actions run --resume DIR                 continue an interrupted run
+    jaxrl-actions run EXP --out DIR --coordinator HOST:PORT --num-processes N --process-id I
+                                                   one of N processes (same command in each)
     jaxrl-actions run EXP --help                   the experiment's settings and defaults
     jaxrl-actions list                             envs, agents, experiments under ./experiments
     jaxrl-actions eval DIR [--episodes N] [--deterministic]
@@ -64,6 +66,11 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensorboard", action="store_true", help="also write tensorboard events to DIR/tb")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--no-plot", action="store_true", help="skip curves.png")
+    many = parser.add_argument_group("many processes (run the same command in each; see README 'Many machines')")
+    many.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                      help="address of process 0 (default: $JAX_COORDINATOR_ADDRESS or the cluster's)")
+    many.add_argument("--num-processes", type=_count, default=None, metavar="N", help="how many processes run")
+    many.add_argument("--process-id", type=_count, default=None, metavar="I", help="this process, 0..N-1")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -140,6 +147,15 @@ def _resume_changes(args) -> dict:
     return changes
 
 
+def _join_processes(args) -> None:
+    """--coordinator/--num-processes/--process-id: join the other processes (none given: one process)."""
+    if args.coordinator is None and args.num_processes is None and args.process_id is None:
+        return
+    from jaxrl_actions.processes import initialize
+
+    initialize(args.coordinator, args.num_processes, args.process_id)
+
+
 def _run(args, parser: argparse.ArgumentParser, experiment: Optional[Experiment], source: Optional[str]) -> int:
     from jaxrl_actions.run import runner
 
@@ -150,6 +166,7 @@ def _run(args, parser: argparse.ArgumentParser, experiment: Optional[Experiment]
         if experiment is not None:
             print(describe_experiment(experiment))
         return 0
+    _join_processes(args)  # before the experiment file or anything else can touch a device
     if experiment is None and args.experiment:
         experiment, source = load_experiment(args.experiment)
     if args.resume:

@@ -6,7 +6,7 @@
               training/config (the loop configs agents inherit)
     agents    agents/
     training  training/ (jitted loops)
-    host      logging, checkpoint, plots (run-directory writers; no run/ or cli)
+    host      logging, checkpoint, plots, processes (run-directory writers and process set-up; no run/ or cli)
     run       run/
     cli       cli
     package   jaxrl_actions/__init__ (curated re-exports; nothing imports it)
@@ -31,7 +31,7 @@ PACKAGE = "jaxrl_actions"
 LAYERS = ("core", "agents", "training", "host", "run", "cli", "package")
 CORE_MODULES = ("types", "spaces", "environment", "registry", "wrappers", "actions", "adapters", "networks",
                 "losses", "td", "buffers", "running_stats", "neighbourhood", "combinatorial", "training.config")
-EXACT = {"training.config": "core", "logging": "host", "checkpoint": "host", "plots": "host", "cli": "cli", "": "package"}
+EXACT = {"training.config": "core", "logging": "host", "checkpoint": "host", "plots": "host", "processes": "host", "cli": "cli", "": "package"}
 PREFIX = {"agents": "agents", "training": "training", "run": "run"}
 
 
