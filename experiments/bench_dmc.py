@@ -40,21 +40,24 @@ def physics_info(env) -> dict:
 
 
 def rollout_fn(env, num_envs: int, steps: int):
-    """run(key) -> summed reward: `steps` batched steps of `num_envs` envs from their resets."""
+    """run(key) -> (summed reward, summed last observation): `steps` batched steps of
+    `num_envs` envs from their resets. The last observation depends on every step's
+    physics, so XLA cannot drop steps whose reward is constant (inverted_pendulum's is 1)."""
     space = env.spec.action_space
 
     def run(key):
         k_reset, k_steps = jax.random.split(key)
-        state, _ = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+        state, first = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
 
-        def body(state, key):
+        def body(carry, key):
+            state, _ = carry
             k_action, k_env = jax.random.split(key)
             actions = jax.random.uniform(k_action, (num_envs,) + space.shape, minval=space.low, maxval=space.high)
             state, ts = jax.vmap(env.step)(jax.random.split(k_env, num_envs), state, actions)
-            return state, ts.reward.sum()
+            return (state, ts.obs), ts.reward.sum()
 
-        _, rewards = jax.lax.scan(body, state, jax.random.split(k_steps, steps))
-        return rewards.sum()  # a scalar result keeps the timed call's transfer negligible
+        (_, last_obs), rewards = jax.lax.scan(body, (state, first.obs), jax.random.split(k_steps, steps))
+        return rewards.sum(), last_obs.sum()  # scalars keep the timed call's transfer negligible
 
     return run
 
