@@ -102,15 +102,18 @@ def assert_static_timestep(name, env, ts):
 
 
 # Compiling an MJX physics step on CPU takes 10-30 s, so the default suite checks every
-# light env and one representative physics env (hopper and inverted_pendulum run in
-# test_physics and the learning tests); JAXRL_ALL_ENVS=1 checks all of them.
-PHYSICS_SAMPLE = {"ant"}
+# light env and one representative env per physics adapter (hopper and inverted_pendulum
+# run in test_physics and the learning tests, cartpole_balance in test_dmc);
+# JAXRL_ALL_ENVS=1 checks all of them.
+PHYSICS_SAMPLE = {"ant", "dmc/cartpole_swingup"}
 CHECKED_ENVS = [n for n in envs.names()
                 if n not in envs.HEAVY or n in PHYSICS_SAMPLE or os.environ.get("JAXRL_ALL_ENVS") == "1"]
 
 
 @pytest.mark.parametrize("name", CHECKED_ENVS)
 def test_env_conformance(name):
+    if name.startswith("dmc/"):  # the dmc extra (MuJoCo Playground) may not be installed
+        pytest.importorskip("mujoco_playground")
     env = envs.make(name)
     assert env.name == name
     spec = env.spec
