@@ -9,6 +9,10 @@ Layout, one series per compiled program (group) of a run directory:
 and ignored. Its checksums let `restore` name a corrupt or truncated file exactly and fall
 back to the previous good checkpoint, instead of loading damaged values silently. Typed PRNG
 key arrays are stored as their raw key data and re-wrapped on restore.
+
+With several processes, `save` and `restore` are collective (every process calls them in
+the same order); process 0 alone clears the step's folder, writes meta.json and prunes
+old steps, between barriers, so no process sees a half-written checkpoint.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxrl_actions.processes import barrier, is_writer, to_global
 
 STATE_DIR = "state"
 META_FILE = "meta.json"
@@ -94,6 +100,9 @@ def _from_savable(tree: Any, abstract: Any) -> Any:
 
     def rebuild(s):
         if _is_empty(s):
+            sharding = getattr(s, "sharding", None)
+            if sharding is not None and not sharding.is_fully_addressable:  # spans other processes
+                return to_global(np.zeros(s.shape, s.dtype), sharding)
             return jnp.zeros(s.shape, s.dtype)
         x = next(saved)
         return jax.random.wrap_key_data(x, impl=_key_impl(s)) if _is_key(s) else x
@@ -147,17 +156,22 @@ def save(directory: str, step: int, tree: Any, meta: Optional[dict] = None, keep
     """Saves `tree` as checkpoint `step` (atomic), then keeps only the newest `keep`."""
     directory = os.path.abspath(directory)  # orbax refuses relative paths
     path = step_dir(directory, step)
-    if os.path.exists(path):  # a partial or stale copy of this step (e.g. after a resume)
-        shutil.rmtree(path)
-    os.makedirs(path)
+    if is_writer():
+        if os.path.exists(path):  # a partial or stale copy of this step (e.g. after a resume)
+            shutil.rmtree(path)
+        os.makedirs(path)
+    barrier(f"checkpoint-start {path}")  # no process writes into a folder still being cleared
     state = os.path.join(path, STATE_DIR)
     with _quiet_orbax():
         import orbax.checkpoint as ocp
 
+        # collective: every process writes its shards, orbax's own barriers finish it
         _checkpointer().save(state, args=ocp.args.StandardSave(_to_savable(tree)))
-    _write_json_atomic(os.path.join(path, META_FILE), {"step": step, "meta": meta or {}, "files": _file_sums(state)})
-    for old in complete_steps(directory)[:-keep] if keep > 0 else []:
-        shutil.rmtree(step_dir(directory, old), ignore_errors=True)
+    if is_writer():
+        _write_json_atomic(os.path.join(path, META_FILE), {"step": step, "meta": meta or {}, "files": _file_sums(state)})
+        for old in complete_steps(directory)[:-keep] if keep > 0 else []:
+            shutil.rmtree(step_dir(directory, old), ignore_errors=True)
+    barrier(f"checkpoint-done {path}")  # on return, every process sees it complete and pruned
     return path
 
 

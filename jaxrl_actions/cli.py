@@ -2,10 +2,13 @@
 
     jaxrl-actions run EXP [--seeds N] [--set key=value]... [--sweep key=v1,v2]... [--out DIR]
     jaxrl-actions run --resume DIR                 continue an interrupted run
+    jaxrl-actions run EXP --out DIR --coordinator HOST:PORT --num-processes N --process-id I
+                                                   one of N processes (same command in each)
     jaxrl-actions run EXP --help                   the experiment's settings and defaults
     jaxrl-actions list                             envs, agents, experiments under ./experiments
     jaxrl-actions eval DIR [--episodes N] [--deterministic]
     jaxrl-actions plot DIR [DIR ...] [-o PNG]     default PNG: the first DIR's curves.png
+    jaxrl-actions report DIR [DIR ...] --published FILE -o docs/results.md [--section NAME] [--plots DIR]
 
 EXP is a file path or a name under ./experiments. An experiment file ending in
 `main_for(EXPERIMENT)` takes the same flags: `python experiments/x.py --seeds 4`.
@@ -63,6 +66,11 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensorboard", action="store_true", help="also write tensorboard events to DIR/tb")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--no-plot", action="store_true", help="skip curves.png")
+    many = parser.add_argument_group("many processes (run the same command in each; see README 'Many machines')")
+    many.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                      help="address of process 0 (default: $JAX_COORDINATOR_ADDRESS or the cluster's)")
+    many.add_argument("--num-processes", type=_count, default=None, metavar="N", help="how many processes run")
+    many.add_argument("--process-id", type=_count, default=None, metavar="I", help="this process, 0..N-1")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -81,6 +89,12 @@ def _build_parser() -> argparse.ArgumentParser:
     pl.add_argument("run_dirs", nargs="+")
     pl.add_argument("-o", "--output", default=None, help="image file (default: curves.png in the first run directory)")
     pl.add_argument("--metric", default="episode_return")
+    rp = sub.add_parser("report", help="ours vs published numbers at matched env steps (markdown + plots)")
+    rp.add_argument("run_dirs", nargs="+")
+    rp.add_argument("--published", required=True, help="JSON list of published results (run/report.py)")
+    rp.add_argument("-o", "--output", required=True, help="markdown file to write")
+    rp.add_argument("--section", default=None, help="replace only this generated section of the file")
+    rp.add_argument("--plots", default=None, help="folder for one plot per task")
     return parser
 
 
@@ -133,6 +147,15 @@ def _resume_changes(args) -> dict:
     return changes
 
 
+def _join_processes(args) -> None:
+    """--coordinator/--num-processes/--process-id: join the other processes (none given: one process)."""
+    if args.coordinator is None and args.num_processes is None and args.process_id is None:
+        return
+    from jaxrl_actions.processes import initialize
+
+    initialize(args.coordinator, args.num_processes, args.process_id)
+
+
 def _run(args, parser: argparse.ArgumentParser, experiment: Optional[Experiment], source: Optional[str]) -> int:
     from jaxrl_actions.run import runner
 
@@ -143,6 +166,7 @@ def _run(args, parser: argparse.ArgumentParser, experiment: Optional[Experiment]
         if experiment is not None:
             print(describe_experiment(experiment))
         return 0
+    _join_processes(args)  # before the experiment file or anything else can touch a device
     if experiment is None and args.experiment:
         experiment, source = load_experiment(args.experiment)
     if args.resume:
@@ -237,9 +261,17 @@ def _plot(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from jaxrl_actions.run.report import write_report
+
+    written = write_report(args.run_dirs, args.published, args.output, args.section, args.plots)
+    print(f"wrote {written['out']} ({written['rows']} rows)" + "".join(f"\nwrote {p}" for p in written["plots"]))
+    return 0
+
+
 def _guarded(fn) -> int:
     from jaxrl_actions.checkpoint import CheckpointError
-    from jaxrl_actions.training.common import EmptyMaskError
+    from jaxrl_actions.training.common import LoopError
 
     try:
         return fn()
@@ -247,7 +279,7 @@ def _guarded(fn) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"error: {message}", file=sys.stderr)
         return 2
-    except EmptyMaskError as err:
+    except LoopError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -260,20 +292,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "run":
         run_parser = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001
         return _guarded(lambda: _run(args, run_parser, None, None))
-    if args.command == "list":
-        return _guarded(_list)
-    if args.command == "eval":
-        return _guarded(lambda: _eval(args))
-    return _guarded(lambda: _plot(args))
+    commands = {"list": _list, "eval": lambda: _eval(args), "plot": lambda: _plot(args),
+                "report": lambda: _report(args)}
+    return _guarded(commands[args.command])
 
 
 def main_for(experiment: Experiment, argv: Optional[Sequence[str]] = None, source: Optional[str] = None) -> int:
     """`python experiments/x.py [flags]`: the flags of `jaxrl-actions run`, for this experiment;
     returns the exit code (experiment files end with `raise SystemExit(main_for(EXPERIMENT))`).
     `source` defaults to the running script, so `--resume` and `eval` can reload it."""
-    if source is None:
-        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-        source = os.path.abspath(main_file) if main_file else None
+    main = sys.modules.get("__main__")
+    if source is None and getattr(main, "EXPERIMENT", None) is experiment and getattr(main, "__file__", None):
+        source = os.path.abspath(main.__file__)
     parser = argparse.ArgumentParser(prog=os.path.basename(source) if source else experiment.name, add_help=False,
                                      description=experiment.description)
     _add_run_flags(parser)

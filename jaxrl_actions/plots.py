@@ -1,10 +1,10 @@
-"""Learning curves from run directories: mean over seeds with a 95% bootstrap interval,
+"""Learning curves from run directories: mean over seeds with a bootstrap 95% CI band,
 one line per trial, labelled by its hyper-parameters (and the run directory when several
 are plotted). Matplotlib's Agg backend, so it works without a display."""
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -42,8 +42,19 @@ def curves(rows: Sequence[dict], metric: str = RETURN_KEY) -> dict[int, tuple[di
     return out
 
 
-def plot_runs(run_dirs: Sequence[str], out: str, metric: str = RETURN_KEY, title: Optional[str] = None) -> str:
-    """Writes a PNG of `metric` vs env steps for every trial of every run directory."""
+class Reference(NamedTuple):
+    """A published point drawn next to the curves (e.g. a paper's mean and spread)."""
+
+    env_steps: int
+    mean: float
+    spread: Optional[float]  # half-width of its error bar, or None
+    label: str
+
+
+def plot_runs(run_dirs: Sequence[str], out: str, metric: str = RETURN_KEY, title: Optional[str] = None,
+              references: Sequence[Reference] = ()) -> str:
+    """Writes a PNG of `metric` vs env steps for every trial of every run directory (mean over
+    seeds; the shaded band is the bootstrap 95% CI of that mean), with `references` as points."""
     # An Agg canvas on a bare Figure: no pyplot global state, no display needed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -66,8 +77,13 @@ def plot_runs(run_dirs: Sequence[str], out: str, metric: str = RETURN_KEY, title
                 low, high = bootstrap_ci(values)
                 ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
             lines += 1
+    for ref in references:
+        ax.errorbar([ref.env_steps], [ref.mean], yerr=None if ref.spread is None else [[ref.spread], [ref.spread]],
+                    fmt="*", markersize=10, capsize=4, label=ref.label)
     if lines == 0:
         raise ValueError(f"no {metric!r} values to plot in {', '.join(run_dirs)}")
+    ax.text(0.01, 0.01, "shaded: bootstrap 95% CI of the mean over seeds", transform=ax.transAxes,
+            fontsize="x-small", alpha=0.7)
     ax.set_xlabel("env steps")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title or ", ".join(os.path.basename(os.path.normpath(d)) for d in run_dirs))

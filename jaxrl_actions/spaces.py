@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl_actions.types import host_value
+
 Array = jax.Array
 
 
@@ -341,6 +343,26 @@ def check_action(space: Space, action: Any, where: str = "step") -> None:
         raise TypeError(f"{where}: action for {space} must be floating point (float32), got dtype {dtype}")
     if not want_float and not (jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_):
         raise TypeError(f"{where}: action for {space} must be an integer dtype (int32), got dtype {dtype}")
+    concrete = host_value(action)  # None under jit: the training loops' error flag checks ranges there
+    if not want_float and concrete is not None and not bool(np.all(space.contains(concrete))):
+        raise ValueError(f"{where}: action {concrete.tolist()} is outside {space}")
+
+
+def check_mask(space: Space, mask: Any, where: str = "act") -> None:
+    """Checks a mask before it is used: its shape at trace time (a ValueError naming the
+    mask's shape and the expected one), and, when the mask is concrete (outside jit), that
+    it leaves an action to take. Inside jit an empty mask cannot raise; the training loops
+    report it through their checked error flag, and `space.mask_has_valid(mask)` is the
+    flag a caller can test itself."""
+    if mask is None:
+        return
+    try:
+        space.check_mask_shape(mask)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    concrete = host_value(mask) if not isinstance(mask, (tuple, list)) else None
+    if concrete is not None and concrete.ndim == len(space.mask_shape) and not bool(space.mask_has_valid(concrete)):
+        raise ValueError(f"{where}: the action mask for {space} allows no action (all False)")
 
 
 def obs_size(space: Space) -> int:

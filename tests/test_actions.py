@@ -61,13 +61,18 @@ def random_mask(space, key):
 class EchoEnv(Environment):
     """Test env. Observation: float32[d], the last action it received, flattened (zeros
     after reset). Action: `space`. Reward: t after the step (1, 2, 3, ...). Mask: drawn at
-    random each state when `masked` (see random_mask), else None. info[INVALID_ACTION]:
-    the action received broke the space or the mask. Truncates after `max_steps`."""
+    random each state when `masked` (see random_mask), else None. info[INVALID_ACTION]
+    (only when `reports_invalid`): the action received broke the space or the mask.
+    Truncates after `max_steps`."""
 
     name = "echo"
 
-    def __init__(self, space, masked=True, max_steps=1000):
+    def __init__(self, space, masked=True, max_steps=1000, reports_invalid=True):
         self.space, self.masked, self.max_steps = space, masked, max_steps
+        self.reports_invalid = reports_invalid
+
+    def _info(self, invalid):
+        return {INVALID_ACTION: invalid} if self.reports_invalid else {}
 
     @property
     def spec(self):
@@ -80,7 +85,7 @@ class EchoEnv(Environment):
     def reset_env(self, key, params):
         s = EchoState(jnp.int32(0), self._mask(key))
         obs = jnp.zeros(self.spec.obs_space.shape, jnp.float32)
-        return s, scalar_timestep(obs, 0.0, False, False, s.mask, {INVALID_ACTION: jnp.bool_(False)})
+        return s, scalar_timestep(obs, 0.0, False, False, s.mask, self._info(jnp.bool_(False)))
 
     def step_env(self, key, state, action, params):
         invalid = ~self.space.contains(action)
@@ -88,7 +93,7 @@ class EchoEnv(Environment):
             invalid = invalid | ~self.space.respects(action, state.mask)
         s = EchoState(state.t + 1, self._mask(key))
         obs = jnp.asarray(action, jnp.float32).reshape(-1)
-        return s, scalar_timestep(obs, s.t, False, s.t >= self.max_steps, s.mask, {INVALID_ACTION: invalid})
+        return s, scalar_timestep(obs, s.t, False, s.t >= self.max_steps, s.mask, self._info(invalid))
 
 
 BOX = Box(np.array([-2.0, 0.0]), np.array([2.0, 1.0]))
@@ -300,8 +305,8 @@ def test_sticky_repeats_previous_valid_action():
 
 
 # ----------------------------------------------------------------------------- invalid_penalty
-def test_invalid_penalty_penalises_exactly_invalid_actions():
-    env = transform_actions(EchoEnv(MultiDiscrete([3, 4])), invalid_penalty(-0.5))
+def test_invalid_penalty_replaces_invalid_actions_when_the_env_does_not_judge():
+    env = transform_actions(EchoEnv(MultiDiscrete([3, 4]), reports_invalid=False), invalid_penalty(-0.5))
     inner_mask, agent_mask, action, ts = np_tree(rollout_fn(env, 300, "uniform")(jax.random.PRNGKey(9)))
     assert agent_mask is None and ts.action_mask is None
     rows = np.arange(300)
@@ -311,13 +316,31 @@ def test_invalid_penalty_penalises_exactly_invalid_actions():
     np.testing.assert_allclose(ts.reward, np.arange(1, 301) - 0.5 * ~valid)
     first_valid = np.stack([inner_mask[:, :3].argmax(1), inner_mask[:, 3:].argmax(1)], -1)
     np.testing.assert_array_equal(ts.obs, np.where(valid[:, None], action, first_valid))
-    # The env itself never received an invalid action: EchoEnv would flag it in info, but
-    # the penalty wrapper overwrites that key, so check against the inner mask instead.
+    # The env itself never received an invalid action.
     seen = ts.obs.astype(int)
     assert np.all(inner_mask[rows, seen[:, 0]] & inner_mask[rows, 3 + seen[:, 1]])
     # Reset info has the same keys as step info (a scan carry needs one structure).
     _, ts0 = env.reset(jax.random.PRNGKey(0))
     assert set(ts0.info) == set(ts.info) and not ts0.info[INVALID_ACTION]
+
+
+def test_invalid_penalty_follows_an_env_that_judges_its_actions():
+    # EchoEnv reports info[INVALID_ACTION]: every in-space action reaches it unchanged and
+    # the penalty follows its flag.
+    env = transform_actions(EchoEnv(MultiDiscrete([3, 4])), invalid_penalty(-0.5))
+    inner_mask, agent_mask, action, ts = np_tree(rollout_fn(env, 300, "uniform")(jax.random.PRNGKey(9)))
+    assert agent_mask is None and ts.action_mask is None
+    rows = np.arange(300)
+    valid = inner_mask[rows, action[:, 0]] & inner_mask[rows, 3 + action[:, 1]]
+    assert 0.1 < valid.mean() < 0.9
+    np.testing.assert_array_equal(ts.obs, action)
+    np.testing.assert_array_equal(ts.info[INVALID_ACTION], ~valid)
+    np.testing.assert_allclose(ts.reward, np.arange(1, 301) - 0.5 * ~valid)
+    _, ts0 = env.reset(jax.random.PRNGKey(0))
+    assert set(ts0.info) == set(ts.info) and not ts0.info[INVALID_ACTION]
+    # An action outside the space is still replaced (and penalised) before the env sees it.
+    out = step_once(env, jnp.array([5, 1], jnp.int32))
+    assert bool(out.info[INVALID_ACTION]) and out.obs[0] < 3
 
 
 def test_first_valid_action_for_each_space():
@@ -423,6 +446,86 @@ def test_flattened_mining_masks_never_allow_invalid_actions():
     env = transform_actions(mining, invalid_penalty(-1.0))
     _, _, _, ts = np_tree(rollout_fn(env, 60, "uniform")(jax.random.PRNGKey(13)))
     assert ts.info[INVALID_ACTION].mean() > 0.5
+
+
+def mining_penalty_rollout(size, steps, key, penalty=-1.0, rollouts=1):
+    """Drives `invalid_penalty` on mining (with EpisodeStats between them, the masking
+    study's stack) with a policy that draws, per step, one of three categories:
+    0 (probability 1/2) work: a correct harvest or return when one is possible, else a
+      move toward the nearest resource (the base when carrying);
+    1 a uniformly drawn valid action;
+    2 a uniformly drawn invalid action.
+    The components an action does not read are uniform, so they often break the mask.
+    Per step: category, whether it is a harvest/return, the env's own verdict, the mask
+    test of the action, and the flag and reward of the penalised TimeStep; each
+    [rollouts * steps] (independent layouts)."""
+    from envs.mining import DIRECTIONS, HARVEST, MOVE, RETURN, Mining
+    from jaxrl_actions.wrappers import EpisodeStats
+
+    mining = Mining(size=size, max_steps=10_000)
+    env = transform_actions(EpisodeStats(mining), invalid_penalty(penalty))
+    space = mining.spec.action_space
+    draws = 64
+    grid = jnp.stack(jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij"), -1)  # int32[n, n, 2]
+
+    def pick(key, state, want_valid):
+        """Rejection sampling: the first of `draws` uniform actions (source = the worker's
+        cell when `want_valid`) whose validity is `want_valid`; uniform over that set."""
+        cands = jax.random.randint(key, (draws, len(space.nvec)), 0, jnp.asarray(space.nvec))
+        cands = cands.at[:, 0].set(jnp.where(want_valid, mining._worker_cell(state), cands[:, 0]))
+        ok = jax.vmap(lambda a: mining.is_valid(state, a))(cands) == want_valid
+        return cands[jnp.argmax(ok)]
+
+    def work(key, state, base_action):
+        allowed = mining._type_directions(state)
+        kind = jnp.where(state.carrying, RETURN, HARVEST)
+        can_work = allowed[kind].any()
+        goal = jnp.where(state.carrying, jnp.all(grid == state.base, -1), state.resources > 0)  # bool[n, n]
+        neighbours = state.worker + jnp.asarray(DIRECTIONS)  # int32[4, 2]
+        dist = jnp.abs(neighbours[:, None, None, :] - grid).sum(-1)  # int32[4, n, n]
+        dist = jnp.where(goal, dist, 4 * size).min(axis=(1, 2))
+        move_dir = jnp.argmin(jnp.where(allowed[MOVE], dist, 4 * size + 1))
+        dir_ = jnp.where(can_work, jax.random.categorical(key, jnp.log(allowed[kind])), move_dir)
+        kind = jnp.where(can_work, kind, MOVE)
+        action = base_action.at[1].set(kind).at[kind + 1].set(dir_)
+        return jnp.where(can_work | allowed[MOVE].any(), action, base_action), can_work
+
+    def body(carry, key):
+        state, mstate, mask = carry
+        k_cat, k_valid, k_invalid, k_dir, k_step = jax.random.split(key, 5)
+        cat = jnp.maximum(jax.random.randint(k_cat, (), -1, 3), 0)
+        valid_action = pick(k_valid, mstate, True)
+        work_action, can_work = work(k_dir, mstate, valid_action)
+        action = jnp.where(cat == 0, work_action, jnp.where(cat == 1, valid_action, pick(k_invalid, mstate, False)))
+        record = dict(category=cat, harvest_return=(cat == 0) & can_work, env_valid=mining.is_valid(mstate, action),
+                      respects=space.respects(action, mask))
+        state, ts = env.step(k_step, state, action)
+        record.update(flag=ts.info[INVALID_ACTION], reward=ts.reward)
+        return (state, state.env_state.env_state, state.tstate.mask), record
+
+    def rollout(key):
+        state, _ = env.reset(key)
+        carry = (state, state.env_state.env_state, state.tstate.mask)
+        return jax.lax.scan(body, carry, jax.random.split(key, steps))[1]
+
+    records = jax.jit(jax.vmap(rollout))(jax.random.split(key, rollouts))
+    return jax.tree_util.tree_map(lambda x: x.reshape(-1), records)
+
+
+def test_invalid_penalty_on_mining_flags_exactly_the_env_invalid_actions():
+    registered_env("mining")
+    r = np_tree(mining_penalty_rollout(4, 600, jax.random.PRNGKey(4)))
+    work, valid, invalid = r["harvest_return"], r["category"] == 1, r["category"] == 2
+    assert work.sum() > 30 and valid.sum() > 30 and invalid.sum() > 30
+    assert r["env_valid"][r["category"] < 2].all() and not r["env_valid"][invalid].any()
+    # Every correct harvest / return counts as valid and earns its +1 unpenalised
+    # (the mask test alone would reject many of them: their unread directions break it).
+    assert not r["flag"][work].any() and (r["reward"][work] == 1.0).all()
+    assert not r["respects"][work].all()
+    # Uniformly drawn valid actions are never flagged; invalid ones always are, and cost
+    # the penalty (an invalid action is a no-op, so the env's reward is 0).
+    assert not r["flag"][valid].any() and (r["reward"][valid] >= 0).all()
+    assert r["flag"][invalid].all() and (r["reward"][invalid] == -1.0).all()
 
 
 def test_cartpole_training_stack_counts_episodes():

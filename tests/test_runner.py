@@ -224,7 +224,8 @@ def test_variants_are_trials_with_their_own_programs(tmp_path):
     stream = io.StringIO()
     summary = run_experiment(VARIANT_EXPERIMENT, seeds=1, out=str(tmp_path / "v"), chunks=2, stream=stream, plot=False)
     assert [t["hparams"] for t in summary["trials"]] == [{"variant": "quiet"}, {"variant": "short"}]
-    assert "in 2 compiled program(s) (static settings differ: env.episode_length, variant)" in stream.getvalue()
+    assert "in 2 program group(s)" in stream.getvalue()
+    assert "static settings differ: env.episode_length, variant" in stream.getvalue()
     assert summary["compiles"] == 4  # init + chunk, per program
 
 

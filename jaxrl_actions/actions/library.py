@@ -9,8 +9,9 @@ wrapped (before anything compiles).
     bang_bang()              Box -> MultiBinary(dim), 0 -> low, 1 -> high
     repeat(k)                any -> same, steps the inner env k times (rewards summed)
     sticky(p)                any -> same, repeats the previous env action with prob p
-    invalid_penalty(penalty) any -> same, hides the mask, replaces invalid actions by a
-                             valid one and adds `penalty` to the reward
+    invalid_penalty(penalty) any -> same, hides the mask and adds `penalty` to the reward of
+                             an invalid action (judged by the env when it reports
+                             info[INVALID_ACTION], else by the mask, replacing it)
     interval_mask(prior_fn, width, eps)  Box -> Box with a state-dependent interval mask
 """
 from __future__ import annotations
@@ -320,7 +321,12 @@ def first_valid_action(space: Space, mask: Any) -> Any:
 
 
 def is_valid_action(space: Space, action: Any, mask: Any) -> jax.Array:
-    """bool[]: the action lies in the space and, when there is a mask, respects it."""
+    """bool[]: the action lies in the space and, when there is a mask, respects it.
+
+    This is the generic, space-level test: for a MultiDiscrete it asks every component to
+    be allowed. It is stricter than an env's own rules wherever a component is not read
+    (mining's direction of a type not chosen), so `invalid_penalty` lets an env that reports
+    `info[INVALID_ACTION]` judge its actions itself."""
     ok = space.contains(action)
     return ok if mask is None else ok & space.respects(action, mask)
 
@@ -328,31 +334,47 @@ def is_valid_action(space: Space, action: Any, mask: Any) -> jax.Array:
 @struct.dataclass
 class PenaltyState:
     mask: Any  # inner mask of the current state
-    invalid: jax.Array  # bool[] the last action was invalid
+    replaced: jax.Array  # bool[] the last action was replaced by noop_fn's action
+    env_judges: jax.Array  # bool[] the inner env reports info[INVALID_ACTION] (known after reset)
 
 
 def invalid_penalty(
     penalty: float = -0.1,
     noop_fn: Callable[[Space, Any], Any] = first_valid_action,
 ) -> ActionTransform:
-    """The unmasked baseline to action masking: the agent sees no mask (None); an invalid
-    action (outside the inner space or mask) is replaced by `noop_fn(inner_space,
-    inner_mask)`, `penalty` is added to the reward and info[INVALID_ACTION] is set."""
+    """The unmasked baseline to action masking: the agent sees no mask (None), an invalid
+    action costs `penalty` (added to the reward) and sets info[INVALID_ACTION].
+
+    Who decides validity (the env decides what its action uses):
+    - An inner env whose TimeSteps carry `info[INVALID_ACTION]` judges its own actions: it
+      takes any action in its space, does what its rules say with an invalid one (mining:
+      a no-op) and reports it. Every action inside the inner space then goes to the env
+      unchanged, and the penalty follows the env's flag. This is the contract for envs
+      whose mask restricts components an action does not read (mining masks the directions
+      of every doable type, but only the chosen type's direction is read), where the mask
+      test below would punish valid actions.
+    - An env without that key is judged by the mask: an action outside the inner space or
+      its mask (`is_valid_action`) is replaced by `noop_fn(inner_space, inner_mask)` before
+      the env sees it.
+    An action outside the inner space is replaced in both cases (and counts as invalid).
+    Which case holds is read from the inner TimeStep's info keys at reset."""
     penalty = float(penalty)
 
     def init(key, inner):
-        return PenaltyState(mask=None, invalid=jnp.bool_(False))
+        return PenaltyState(mask=None, replaced=jnp.bool_(False), env_judges=jnp.bool_(False))
 
     def apply(tstate, action, key, inner):
-        valid = is_valid_action(inner, action, tstate.mask)
+        valid = jnp.where(tstate.env_judges, inner.contains(action), is_valid_action(inner, action, tstate.mask))
         out = _select(valid, action, noop_fn(inner, tstate.mask))
-        return out, tstate.replace(invalid=~valid)
+        return out, tstate.replace(replaced=~valid)
 
     def observe(tstate, ts, inner):
         info = dict(ts.info)
-        info[INVALID_ACTION] = tstate.invalid
-        ts = ts._replace(reward=ts.reward + jnp.where(tstate.invalid, jnp.float32(penalty), 0.0), info=info)
-        return tstate.replace(mask=ts.action_mask), ts
+        env_judges = INVALID_ACTION in info  # static: the info keys are fixed at trace time
+        invalid = tstate.replaced | (jnp.asarray(info[INVALID_ACTION], bool) if env_judges else False)
+        info[INVALID_ACTION] = invalid
+        ts = ts._replace(reward=ts.reward + jnp.where(invalid, jnp.float32(penalty), 0.0), info=info)
+        return tstate.replace(mask=ts.action_mask, env_judges=jnp.bool_(env_judges)), ts
 
     def map_mask(mask, inner, tstate):
         return None

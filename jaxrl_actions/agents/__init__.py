@@ -1,19 +1,28 @@
-"""Agent registry: `agents.make(name)` returns the `Agent` record; one module per algorithm."""
-from jaxrl_actions.registry import Registry
+"""Agents: one module per algorithm, each registering its `Agent` record by name.
 
-AGENTS = Registry("agent")
+    agents.get("ppo") -> Agent        agents.names() -> [...]        agents.AGENTS (the registry)
+"""
+from jaxrl_actions.agents import (  # noqa: F401  (each module registers its agents)
+    bandits,
+    cqn,
+    dnc,
+    dqn,
+    factorised,
+    ppo,
+    redq,
+    restless,
+    sac,
+    sac_bernoulli,
+    sac_discrete,
+    td3,
+    wolpertinger,
+)
+from jaxrl_actions.agents.base import AGENTS, Agent, register
 
 
-def register(agent) -> None:
-    AGENTS.register(agent.name, lambda: agent, agent.description)
-
-
-def get(name: str):
+def get(name: str) -> Agent:
     return AGENTS.make(name)
 
 
 def names() -> list[str]:
     return AGENTS.names()
-
-
-from jaxrl_actions.agents import _builtin  # noqa: E402,F401  (registers the built-in agents)

@@ -20,8 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_actions import agents
-from jaxrl_actions.agents.base import Agent, validate_config
+from jaxrl_actions.agents.base import Agent, register, validate_config
 from jaxrl_actions.spaces import Discrete, Subset
 from jaxrl_actions.types import Array, BanditFeedback, BanditObs
 
@@ -283,4 +282,4 @@ AGENTS = (
 )
 
 for _agent in AGENTS:
-    agents.register(_agent)
+    register(_agent)

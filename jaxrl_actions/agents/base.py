@@ -26,6 +26,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 
+from jaxrl_actions.registry import Registry
 from jaxrl_actions.types import host_value
 
 
@@ -71,3 +72,10 @@ def validate_config(config: Any, checks: dict[str, Callable[[Any], bool]]) -> No
             good = bool(ok(value))
         if not good:
             raise ValueError(f"{type(config).__name__}.{name}={value!r} is invalid")
+
+
+AGENTS = Registry("agent")  # name -> Agent record; every agent module registers itself
+
+
+def register(agent: Agent) -> None:
+    AGENTS.register(agent.name, lambda: agent, agent.description)

@@ -66,8 +66,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions import td
-from jaxrl_actions.agents import register
-from jaxrl_actions.agents.base import Agent, validate_config
+from jaxrl_actions.agents.base import Agent, register, validate_config
 from jaxrl_actions.agents.continuous import (
     Learner,
     action_bounds,

@@ -33,7 +33,7 @@ from flax import struct
 
 from jaxrl_actions import neighbourhood as nb
 from jaxrl_actions import td
-from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
     DeterministicActor,

@@ -40,7 +40,7 @@ import optax
 from flax import struct
 
 from jaxrl_actions import td
-from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import Learner, apply_gradients, flatten_obs, make_learner
 from jaxrl_actions.environment import EnvSpec

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from flax import struct
 
-from jaxrl_actions.agents import dqn, register
+from jaxrl_actions.agents import dqn
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.spaces import MultiDiscrete

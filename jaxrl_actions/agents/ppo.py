@@ -23,7 +23,7 @@ import optax
 from flax import struct
 
 from jaxrl_actions import running_stats
-from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent, PolicyOutput, validate_config
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env, minibatch_epochs
 from jaxrl_actions.environment import EnvSpec
@@ -41,6 +41,8 @@ class PPOConfig(OnPolicyConfig):
     num_minibatches: int = struct.field(pytree_node=False, default=4)
     hidden_sizes: tuple = struct.field(pytree_node=False, default=(64, 64))
     critic_hidden_sizes: Optional[tuple] = struct.field(pytree_node=False, default=None)  # None: hidden_sizes
+    # Image observations: convolutions before both MLPs, each (features, kernel, pool) (networks.mlp.MLP).
+    conv_layers: tuple = struct.field(pytree_node=False, default=())
     # GAE bootstraps from the value every `unroll_len` steps of the rollout, as if it were
     # rollout_len / unroll_len separate unrolls (Brax's unroll_length); 0: the whole rollout.
     unroll_len: int = struct.field(pytree_node=False, default=0)
@@ -135,10 +137,11 @@ class Actor(nn.Module):
     hidden_sizes: tuple
     activation: str
     obs_ndim: int
+    conv_layers: tuple = ()
 
     @nn.compact
     def __call__(self, obs):
-        features = MLP(self.hidden_sizes, self.activation, obs_ndim=self.obs_ndim)(obs)
+        features = MLP(self.hidden_sizes, self.activation, obs_ndim=self.obs_ndim, conv_layers=self.conv_layers)(obs)
         return PolicyHead(self.space)(features)
 
 
@@ -155,9 +158,10 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     check_config(config)
     obs_shape = spec.obs_space.shape
     obs_ndim = max(1, len(obs_shape))
-    actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim)
+    conv = tuple(tuple(layer) for layer in config.conv_layers)
+    actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim, conv)
     critic_sizes = config.hidden_sizes if config.critic_hidden_sizes is None else config.critic_hidden_sizes
-    critic = MLP(tuple(critic_sizes), config.activation, output_size=1, obs_ndim=obs_ndim)
+    critic = MLP(tuple(critic_sizes), config.activation, output_size=1, obs_ndim=obs_ndim, conv_layers=conv)
     dummy = jnp.zeros(obs_shape if obs_shape else (1,), jnp.float32)
     actor_key, critic_key = jax.random.split(key)
     params = PPOParams(actor=actor.init(actor_key, dummy), critic=critic.init(critic_key, dummy))

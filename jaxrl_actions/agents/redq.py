@@ -25,7 +25,8 @@ from typing import Optional, Sequence
 
 from flax import struct
 
-from jaxrl_actions.agents import register, sac
+from jaxrl_actions.agents import sac
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent
 
 # Absolute target entropies (core.py mbpo_target_entropy_dict, "from the MBPO paper"),

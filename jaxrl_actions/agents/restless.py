@@ -39,8 +39,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_actions import agents, combinatorial
-from jaxrl_actions.agents.base import Agent, validate_config
+from jaxrl_actions import combinatorial
+from jaxrl_actions.agents.base import Agent, register, validate_config
 from jaxrl_actions.combinatorial import Constraints
 from jaxrl_actions.types import Array, Transition
 
@@ -308,4 +308,4 @@ AGENTS = (
 )
 
 for _agent in AGENTS:
-    agents.register(_agent)
+    register(_agent)

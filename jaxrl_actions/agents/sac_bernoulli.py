@@ -53,8 +53,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions import spaces, td
-from jaxrl_actions.agents import register
-from jaxrl_actions.agents.base import Agent, validate_config
+from jaxrl_actions.agents.base import Agent, register, validate_config
 from jaxrl_actions.agents.continuous import (
     SOFT_ACTOR_CRITIC_CHECKS,
     SoftActorCriticConfig,
@@ -184,6 +183,7 @@ def log_policy(state: SACState, actor_params, obs, mask) -> jax.Array:
     """float32[..., D, K]: log pi_d(k|s), invalid choices at a large negative value (their
     probability is exactly 0). `mask` is the TimeStep's action mask (batched like obs)."""
     space = state.spec.action_space
+    spaces.check_mask(space, mask, "bang-bang SAC")
     dim, bins = factor_shape(space)
     logits = _actor(state.config, dim, bins).apply(actor_params, agent_obs(state, obs))
     logits = logits.reshape(logits.shape[:-1] + (dim, bins))

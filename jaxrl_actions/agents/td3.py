@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions import td
-from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
     DeterministicActor,

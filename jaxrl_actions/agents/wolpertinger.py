@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions import neighbourhood as nb
-from jaxrl_actions.agents import register
+from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.agents.dnc import ProxyCriticConfig, ProxyCriticState, check_common, init_proxy_critic, make_act, make_update
 from jaxrl_actions.environment import EnvSpec

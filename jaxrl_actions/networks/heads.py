@@ -194,7 +194,9 @@ def head_size(space: spaces.Space) -> int:
 
 def distribution(space: spaces.Space, outputs: jax.Array, log_std: Any, mask: Any = None,
                  mask_in_gradient: bool = True):
-    """Builds the distribution from the head's flat outputs (float[head_size(space)])."""
+    """Builds the distribution from the head's flat outputs (float[head_size(space)]).
+    A mask of the wrong shape, or a concrete all-False one, raises (spaces.check_mask)."""
+    spaces.check_mask(space, mask, "policy")
 
     def categorical(logits, m):
         masked = mask_logits(logits, m)

@@ -93,19 +93,31 @@ class MLP(nn.Module):
     Dense layers. `output_size=None` returns the last hidden features. `layer_norm` puts a
     LayerNorm between each hidden Dense and its activation (CQN's C2FCriticNetwork);
     `weight_init` names the weight initialisation (INITS); `output_scale` is the output layer's
-    orthogonal gain (orthogonal inits only)."""
+    orthogonal gain (orthogonal inits only).
+
+    `conv_layers`: for image observations ([..., H, W, C], obs_ndim 3), convolutions applied
+    first, each (features, kernel size, max-pool window or 1): valid padding, stride 1,
+    then pooling, then the ReLU (the order of Huang & Ontañón's µRTS networks)."""
 
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     output_size: int | None = None
     output_scale: float = 1.0
     obs_ndim: int = 1  # trailing axes that belong to one observation
+    conv_layers: Sequence[tuple] = ()
     layer_norm: bool = False
     weight_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         x = jnp.asarray(x, jnp.float32)
+        if self.conv_layers and self.obs_ndim != 3:
+            raise ValueError(f"conv_layers need [H, W, C] observations (obs_ndim 3), got obs_ndim={self.obs_ndim}")
+        for features, kernel, pool in self.conv_layers:
+            x = nn.Conv(features, (kernel, kernel), padding="VALID", kernel_init=orthogonal())(x)
+            if pool > 1:
+                x = nn.max_pool(x, (pool, pool), strides=(pool, pool))
+            x = nn.relu(x)
         if self.obs_ndim != 1:
             batch = x.shape[: x.ndim - self.obs_ndim]
             x = x.reshape(batch + (-1,))

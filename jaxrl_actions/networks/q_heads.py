@@ -46,6 +46,7 @@ def factor_shape(space: spaces.Space) -> tuple[int, int]:
 def factor_mask(space: spaces.Space, mask: Optional[jax.Array]) -> jax.Array:
     """bool[D, K] mask in the factorised layout (all True inside each dimension's range
     when `mask` is None; padded entries of shorter dimensions are always False)."""
+    spaces.check_mask(space, mask, "Q-head")
     num_dims, bins = factor_shape(space)
     nvec = (space.n,) if isinstance(space, spaces.Discrete) else space.nvec
     in_range = jnp.asarray(np.arange(bins)[None, :] < np.asarray(nvec)[:, None])  # [D, K]

@@ -19,14 +19,30 @@ from jaxrl_actions.run.programs import GroupProgram
 from jaxrl_actions.training.evaluate import agent_state_of, evaluation_fn
 
 
+def saved_padding(ckpt_dir: str) -> Optional[int]:
+    """The padded run axis of the newest checkpoint in `ckpt_dir` (None: unknown, as in
+    checkpoints from before it was recorded, which one device wrote unpadded)."""
+    steps = checkpoint.complete_steps(ckpt_dir)
+    if not steps:
+        return None
+    try:
+        return checkpoint.read_meta(ckpt_dir, steps[-1])["meta"].get("padded_runs")
+    except (OSError, ValueError, KeyError):
+        return None  # restore names the damaged checkpoint
+
+
 def evaluate_run(run_dir: str, episodes: int = 10, deterministic: bool = False, seed: int = 0,
                  experiment: Optional[Experiment] = None) -> dict:
     """Returns of the last checkpointed policy of every (trial, seed) in `run_dir`."""
     _, plan = plan_of_run_dir(run_dir, experiment)
     results = []
     for group in plan.groups:
-        program = GroupProgram.build(group, plan.seeds)
         ckpt_dir = f"{run_dir}/{CHECKPOINT_DIR}/group{group.index}"
+        # The run axis as the run padded it (another device or process count may have padded
+        # it differently), on this process's devices when they divide it, else on one.
+        size = saved_padding(ckpt_dir)
+        devices = None if size is None or size % jax.device_count() == 0 else jax.devices()[:1]
+        program = GroupProgram.build(group, plan.seeds, devices, size)
         restored = checkpoint.restore(ckpt_dir, program.abstract_carry())
         if restored is None:
             raise RunDirError(f"{run_dir} has no checkpoint for program {group.index} ({ckpt_dir} is empty)")

@@ -14,13 +14,12 @@ program, so `group_trials` splits the trials into compile groups and says why.
     chunk  = jit(vmap(lambda carry, cfg: run_chunk(make_trainer(env, agent, cfg), carry, K)))
 
 Every run of a seed uses the same key in every trial (paired comparisons across trials).
-The same code runs across hosts: call `jax.distributed.initialize()` first, and
-`jax.devices()` (the default mesh) spans every process's devices; each process then
-holds its shard of the run axis, the runner gathers metrics with
-`multihost_utils.process_allgather`, and orbax writes the checkpoint collectively. Every
-process runs the same command. Not done yet: restricting the log/summary writers to
-process 0 (today every process writes its own copy, so give each a local `--out`);
-single-host is what the tests check.
+The same code runs across processes (`processes.initialize`, the CLI's `--coordinator`):
+`jax.devices()` (the default mesh) then spans every process's devices, every process
+builds the same keys and configs and places only its own shards (`processes.to_global`),
+the runner gathers metrics with `multihost_utils.process_allgather`, orbax writes the
+checkpoint collectively and process 0 alone writes the run directory's files
+(tests/test_multiprocess.py runs 2 processes on localhost).
 """
 from __future__ import annotations
 
@@ -34,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxrl_actions.processes import to_global
 from jaxrl_actions.run.experiment import Experiment, Trial, config_fields
 from jaxrl_actions.training import make_trainer as make_family_trainer
 from jaxrl_actions.training.common import Trainer, run_chunk
@@ -97,11 +97,12 @@ def group_trials(trials: Sequence[Trial]) -> list[Group]:
 def describe_groups(groups: Sequence[Group], num_seeds: int) -> str:
     """One line per group; says which static settings split them."""
     lines = [
-        f"{sum(len(g.trials) for g in groups)} trial(s) x {num_seeds} seed(s) in {len(groups)} compiled program(s)"
+        f"{sum(len(g.trials) for g in groups)} trial(s) x {num_seeds} seed(s) in {len(groups)} program group(s)"
+        " (each compiles its init and one chunk function per chunk length)"
     ]
     if len(groups) > 1:
         differing = _differing_keys([g.static for g in groups])
-        lines[0] += f" (static settings differ: {', '.join(differing)})"
+        lines[0] += f"; static settings differ: {', '.join(differing)}"
     for g in groups:
         lines.append(
             f"  program {g.index}: {len(g.trials)} trial(s) x {num_seeds} seed(s) = {len(g.trials) * num_seeds} runs, "
@@ -167,7 +168,7 @@ def unpad_runs(tree: Any, num_runs: int) -> Any:
 
 
 def shard_runs(tree: Any, mesh: Mesh) -> Any:
-    return jax.device_put(tree, run_sharding(mesh))
+    return to_global(tree, run_sharding(mesh))
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,10 +198,15 @@ class GroupProgram:
     _init: Any = None
 
     @classmethod
-    def build(cls, group: Group, seeds: Sequence[int], devices: Optional[Sequence[Any]] = None) -> "GroupProgram":
+    def build(cls, group: Group, seeds: Sequence[int], devices: Optional[Sequence[Any]] = None,
+              size: Optional[int] = None) -> "GroupProgram":
+        """size: the padded run axis (default: runs rounded up to a multiple of the devices);
+        eval restores a checkpoint padded for another device count with it."""
         mesh = run_mesh(devices)
         num_runs = len(group.trials) * len(seeds)
-        size = padded_size(num_runs, mesh.size)
+        size = padded_size(num_runs, mesh.size) if size is None else int(size)
+        if size < num_runs or size % mesh.size:
+            raise ValueError(f"a run axis of {size} cannot hold {num_runs} runs on {mesh.size} device(s)")
         keys = shard_runs(pad_runs(run_keys(seeds, len(group.trials)), size), mesh)
         configs = shard_runs(pad_runs(stack_configs([t.config for t in group.trials], len(seeds)), size), mesh)
         return cls(group, list(seeds), mesh, keys, configs, num_runs)

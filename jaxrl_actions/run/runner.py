@@ -19,9 +19,11 @@ checkpoint with the same compiled program and writes exactly the rows an uninter
 run would (rows already in metrics.jsonl are kept and not written twice). Timings
 accumulate over the segments of a run: each checkpoint records the run's totals so far.
 
-With several processes (`jax.distributed.initialize()`), every process runs the same
-program on its shard of the run axis; process 0 alone writes config.json, metrics.jsonl,
-summary.json, TensorBoard and plots, and checkpoints are written collectively.
+With several processes (`processes.initialize`, the CLI's `--coordinator`), every process
+runs the same program on its shard of the run axis; process 0 alone writes config.json,
+metrics.jsonl, summary.json, TensorBoard and plots, and checkpoints are written
+collectively. config.json and each checkpoint record the process count: a run resumes
+with as many processes as it started with.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import jax
 import numpy as np
 
 from jaxrl_actions import checkpoint
+from jaxrl_actions.processes import barrier, gather, is_writer
 from jaxrl_actions.logging import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -57,6 +60,7 @@ from jaxrl_actions.run.plan import (
     RunDirError,
     RunOptions,
     check_resumable,
+    check_run_dir,
     default_out_dir,
     make_plan,
     plan_of_run_dir,
@@ -127,50 +131,65 @@ class RunSession:
             self.board.close()
 
 
-def is_writer() -> bool:
-    """Process 0 writes the run directory's files (all processes write checkpoints)."""
-    return jax.process_index() == 0
-
-
-def fetch(tree: Any) -> Any:
-    """Host copies of run-axis arrays; across hosts the shards are gathered first."""
-
-    def one(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            from jax.experimental import multihost_utils
-
-            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        return np.asarray(jax.device_get(x))
-
-    return jax.tree.map(one, tree)
-
-
 # ---------------------------------------------------------------------------------------
 # The run directory
 
 
+PROCESSES_KEY = "processes"  # in config.json and checkpoint meta: the run's process count
+
+
 def open_run_dir(plan: Plan, resume: bool) -> str:
-    """The run directory, made and given its config.json, or checked against the plan."""
+    """The run directory, made and given its config.json, or checked against the plan
+    (and against this invocation's process count)."""
     out = plan.options.out
     if resume:
         if out is None:
             raise ValueError("resume needs the run directory (out=...)")
         check_resumable(out, plan)
+        check_process_count(out)
         return out
     out = out or default_out_dir(plan.experiment.name)
+    if jax.process_count() > 1 and plan.options.out is None:
+        raise RunDirError("a run with several processes needs --out DIR (one directory every process sees)")
     if os.path.exists(os.path.join(out, CONFIG_FILE)):
         raise RunDirError(f"{out} already holds a run; use --resume {out} to continue it, or another --out")
-    if is_writer():
-        try:
-            os.makedirs(out, exist_ok=True)
-            write_json(os.path.join(out, CONFIG_FILE), plan.config)
-        except (FileExistsError, NotADirectoryError) as err:
-            raise RunDirError(f"cannot make run directory {out}: a file is in the way ({err.filename})") from None
-        except PermissionError as err:
-            raise RunDirError(f"cannot write run directory {out}: permission denied ({err.filename})") from None
-        except OSError as err:
-            raise RunDirError(f"cannot write run directory {out}: {err.strerror} ({err.filename})") from None
+    barrier(f"run-dir-checked {out}")  # every process looked before process 0 writes
+    problem = make_run_dir(out, {**plan.config, PROCESSES_KEY: jax.process_count()}) if is_writer() else None
+    if jax.process_count() > 1:  # the others learn whether process 0 could write it
+        from jax.experimental import multihost_utils
+
+        failed = bool(multihost_utils.broadcast_one_to_all(np.int32(problem is not None)))
+        if failed and problem is None:
+            problem = f"process 0 could not write the run directory {out}"
+    if problem is not None:
+        raise RunDirError(problem)
     return out
+
+
+def make_run_dir(out: str, config: dict) -> Optional[str]:
+    """Makes `out` with its config.json; returns what went wrong, or None."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        write_json(os.path.join(out, CONFIG_FILE), config)
+    except (FileExistsError, NotADirectoryError) as err:
+        return f"cannot make run directory {out}: a file is in the way ({err.filename})"
+    except PermissionError as err:
+        return f"cannot write run directory {out}: permission denied ({err.filename})"
+    except OSError as err:
+        return f"cannot write run directory {out}: {err.strerror} ({err.filename})"
+    return None
+
+
+def check_process_count(run_dir: str) -> None:
+    """A run resumes with the process count it started with (its run axis is padded to,
+    and its checkpoints sharded over, that many processes' devices)."""
+    saved = check_run_dir(run_dir).get(PROCESSES_KEY, 1)  # run directories from before: one process
+    now = jax.process_count()
+    if saved != now:
+        how = (f"--num-processes {saved}, each process with its --process-id and the same --coordinator"
+               if saved > 1 else "one process, without --coordinator/--num-processes")
+        raise RunDirError(f"cannot resume {run_dir}: it was run by {saved} process(es) and this invocation "
+                          f"has {now}; resume it with {saved} process(es) ({how})")
 
 
 def start_session(plan: Plan, out: str, devices, on_chunk, stream: TextIO) -> RunSession:
@@ -211,7 +230,7 @@ def raise_error_flag(program: GroupProgram, carry: Any, experiment: str) -> None
     flag = getattr(carry, "error", None)
     if flag is None:
         return
-    flag = jax.tree.map(lambda x: x[: program.num_runs], fetch(flag))
+    flag = jax.tree.map(lambda x: x[: program.num_runs], gather(flag))
     is_set = np.asarray(flag.set)
     if not is_set.any():
         return
@@ -244,7 +263,7 @@ def run_chunk(session: RunSession, program: GroupProgram, carry: Any, chunk: int
     compile_before = program.compile_s
     t0 = time.perf_counter()
     carry, metrics = program.chunk(carry, lengths[chunk])
-    metrics = {k: v[: program.num_runs] for k, v in fetch(metrics).items()}
+    metrics = {k: v[: program.num_runs] for k, v in gather(metrics).items()}
     seconds = time.perf_counter() - t0 - (program.compile_s - compile_before)
     session.train_s += seconds
     session.steps_run += lengths[chunk] * group.steps_per_update * program.num_runs
@@ -262,7 +281,8 @@ def run_chunk(session: RunSession, program: GroupProgram, carry: Any, chunk: int
     save = chunk + 1 == len(lengths) or (every > 0 and (chunk + 1) % every == 0)
     if save:
         meta = {"fingerprint": session.plan.fingerprint, "group": group.index, "updates_done": updates_done,
-                "timings": dataclasses.asdict(session.totals())}
+                "timings": dataclasses.asdict(session.totals()), PROCESSES_KEY: jax.process_count(),
+                "padded_runs": int(program.keys.shape[0])}
         checkpoint.save(group_checkpoint_dir(session.out, group), chunk + 1, carry, meta,
                         keep=session.plan.options.keep_checkpoints)
     if session.on_chunk is not None:
@@ -316,12 +336,19 @@ def write_summary(session: RunSession) -> dict:
         "steps_per_s": totals.steps_run / totals.train_s if totals.train_s > 0 else None,
         "compiles": totals.compiles,
         "devices": len(session.devices) if session.devices is not None else jax.device_count(),
+        "machine": machine(),
         "processes": jax.process_count(),
         "trials": summarize(rows, plan.config["trials"], plan.seeds),
     }
     if is_writer():
         write_json(os.path.join(session.out, SUMMARY_FILE), summary)
     return summary
+
+
+def machine() -> str:
+    """What ran the run, for results tables: device kind and count, host CPU cores."""
+    device = jax.devices()[0]
+    return f"{device.device_kind} x{jax.device_count()} ({device.platform}), {os.cpu_count()} CPU cores"
 
 
 def write_curves(session: RunSession, summary: dict, say: Callable[[str], None]) -> Optional[str]:
@@ -350,7 +377,7 @@ def report_finals(session: RunSession, summary: dict, plotted: Optional[str], sa
         value = "n/a" if final is None else f"{final['mean']:.4g} +- {final['std']:.3g}"
         say(f"[{session.name}] trial {t['trial']} {trial_label(session.plan, t['hparams'])}: final {name} {value}")
     say(f"[{session.name}] {summary['env_steps']} env steps x {summary['runs']} runs in {summary['wall_s']:.1f}s "
-        f"(compile {summary['compile_s']:.1f}s); results in {session.out}")
+        f"({summary['compiles']} compilation(s), {summary['compile_s']:.1f}s); results in {session.out}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -394,6 +421,7 @@ def run_experiment(
     finally:
         session.close()
     session.progress.close()
+    barrier(f"run-finished {out}")  # metrics.jsonl is complete before any process reads it
     summary = write_summary(session)
     plotted = write_curves(session, summary, say)
     report_finals(session, summary, plotted, lambda text: show(text, file=stream, flush=True))

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl_actions.spaces import Box
 from jaxrl_actions.types import EPISODE_DONE, EPISODE_LENGTH, EPISODE_RETURN, INVALID_ACTION, Metrics
 
 LEARN_PREFIX = "learn/"  # learner metrics (losses, entropies, ...) are kept apart from episode metrics
@@ -32,21 +33,28 @@ class Trainer(NamedTuple):
     steps_per_update: int  # static: env steps (summed over parallel envs) per iteration
 
 
+EMPTY_MASK = 1  # ErrorFlag kinds
+ACTION_OUT_OF_RANGE = 2
+
+
 @struct.dataclass
 class ErrorFlag:
     """A checked error carried through the compiled loop: set at the first update where a
-    state offered no valid action, with the env index. The runner raises it between
-    chunks (`raise_if_set`), so nothing is sampled silently from an empty mask."""
+    state offered no valid action (EMPTY_MASK) or the agent returned an action outside the
+    action space (ACTION_OUT_OF_RANGE), with the env index. The runner raises it between
+    chunks (`raise_if_set`), so nothing is sampled silently from an empty mask and no
+    out-of-range action silently changes the dynamics."""
 
     set: jax.Array  # bool[]
     update: jax.Array  # int32[] iteration index of the first error
     env_index: jax.Array  # int32[] which parallel env
+    kind: jax.Array  # int32[] EMPTY_MASK or ACTION_OUT_OF_RANGE (0 while clear)
 
     @classmethod
     def clear(cls) -> "ErrorFlag":
-        return cls(jnp.bool_(False), jnp.int32(-1), jnp.int32(-1))
+        return cls(jnp.bool_(False), jnp.int32(-1), jnp.int32(-1), jnp.int32(0))
 
-    def record(self, bad: jax.Array, update: jax.Array) -> "ErrorFlag":
+    def record(self, bad: jax.Array, update: jax.Array, kind: int = EMPTY_MASK) -> "ErrorFlag":
         """`bad`: bool[...] over envs (any leading shape); keeps the first error."""
         bad = jnp.reshape(bad, (-1,))
         new = ~self.set & jnp.any(bad)
@@ -54,10 +62,27 @@ class ErrorFlag:
             set=self.set | new,
             update=jnp.where(new, jnp.asarray(update, jnp.int32), self.update),
             env_index=jnp.where(new, jnp.argmax(bad).astype(jnp.int32), self.env_index),
+            kind=jnp.where(new, jnp.int32(kind), self.kind),
         )
 
 
-class EmptyMaskError(RuntimeError):
+def out_of_range(space, actions) -> jax.Array:
+    """bool[num_envs]: the action lies outside a discrete space (Box actions are clipped
+    by their envs, so they are not flagged)."""
+    if isinstance(space, Box):
+        return jnp.zeros((1,), bool)
+    return ~jax.vmap(space.contains)(actions)
+
+
+class LoopError(RuntimeError):
+    """A checked error raised from a training loop's ErrorFlag."""
+
+
+class EmptyMaskError(LoopError):
+    pass
+
+
+class ActionOutOfRangeError(LoopError):
     pass
 
 
@@ -73,10 +98,10 @@ def raise_if_set(flag: ErrorFlag, env_steps_per_update: int, where: str = "") ->
     update = int(np.asarray(flag.update)[idx])
     env = int(np.asarray(flag.env_index)[idx])
     run = f" in run {tuple(int(i) for i in idx)}" if is_set.ndim else ""
-    raise EmptyMaskError(
-        f"{where}an action mask with no valid action was returned at update {update} "
-        f"(about env step {update * env_steps_per_update}), parallel env index {env}{run}"
-    )
+    at = f"at update {update} (about env step {update * env_steps_per_update}), parallel env index {env}{run}"
+    if int(np.asarray(flag.kind)[idx]) == ACTION_OUT_OF_RANGE:
+        raise ActionOutOfRangeError(f"{where}the agent returned an action outside the action space {at}")
+    raise EmptyMaskError(f"{where}an action mask with no valid action was returned {at}")
 
 
 @struct.dataclass

@@ -45,7 +45,15 @@ from flax import struct
 from jaxrl_actions import td
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.replay import make_replay_buffer
-from jaxrl_actions.training.common import EpisodeTally, ErrorFlag, Trainer, episode_metrics, learner_metrics
+from jaxrl_actions.training.common import (
+    ACTION_OUT_OF_RANGE,
+    EpisodeTally,
+    ErrorFlag,
+    Trainer,
+    episode_metrics,
+    learner_metrics,
+    out_of_range,
+)
 from jaxrl_actions.training.config import OffPolicyConfig, check_off_policy_config, learning_starts
 from jaxrl_actions.types import TimeStep, Transition
 from jaxrl_actions.wrappers import training_env
@@ -161,6 +169,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
             lambda: random_actions(k_random, ts.action_mask),
             lambda: policy_actions(carry.agent_state, k_policy, ts.obs, ts.action_mask),
         )
+        error = error.record(out_of_range(space, actions), carry.step, ACTION_OUT_OF_RANGE)
         env_state, next_ts = venv.step(k_env, carry.env_state, actions)
         transition = Transition(
             obs=ts.obs,

@@ -25,7 +25,15 @@ from flax import struct
 
 from jaxrl_actions.agents.base import Agent
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env
-from jaxrl_actions.training.common import EpisodeTally, ErrorFlag, Trainer, episode_metrics, learner_metrics
+from jaxrl_actions.training.common import (
+    ACTION_OUT_OF_RANGE,
+    EpisodeTally,
+    ErrorFlag,
+    Trainer,
+    episode_metrics,
+    learner_metrics,
+    out_of_range,
+)
 from jaxrl_actions.training.config import OnPolicyConfig, check_on_policy_config
 from jaxrl_actions.types import TimeStep
 from jaxrl_actions.wrappers import training_env
@@ -68,6 +76,7 @@ def make_trainer(env, agent: Agent, config: OnPolicyConfig) -> Trainer:
         if mask is not None:
             error = error.record(~jax.vmap(space.mask_has_valid)(mask), step)
         out = policy_step(agent_state, timestep.obs, mask, jax.random.split(policy_key, config.num_envs))
+        error = error.record(out_of_range(space, out.action), step, ACTION_OUT_OF_RANGE)
         env_state, next_ts = venv.step(env_key, env_state, out.action)
         record = (timestep.obs, out, next_ts, mask)
         return (agent_state, env_state, next_ts, error, step), record
