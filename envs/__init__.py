@@ -27,7 +27,8 @@ ENVS = Registry("env")
 HEAVY: set[str] = set()  # registered names that opt into the reduced conformance check
 
 # The one place that lists the env modules; each registers its envs on import.
-ENV_MODULES = ("classic", "mining", "microrts", "probes", "physics", "bandits", "combinatorial", "restless")
+ENV_MODULES = ("classic", "mining", "microrts", "probes", "physics", "dmc", "bandits", "combinatorial", "restless",
+               "jumanji_envs", "gymnax_envs")
 
 
 def register(name: str, factory: Callable[..., Any], description: str = "", heavy: bool = False) -> None:

@@ -1,5 +1,6 @@
-"""Stochastic bandits: multi-armed (Bernoulli, Gaussian), combinatorial semi-bandit, and
-contextual linear combinatorial bandit.
+"""Stochastic bandits: multi-armed (Bernoulli, Gaussian), combinatorial semi-bandit,
+contextual linear combinatorial bandit, and the nonlinear contextual semi-bandit of
+Hwang et al., "Combinatorial Neural Bandits" (ICML 2023).
 
 Every env here is a sequence of independent rounds over one *instance* (the arm means, or
 the hidden linear parameter), which lives in the env params:
@@ -40,6 +41,12 @@ class ArmParams(EnvParams):
 @struct.dataclass
 class LinearParams(EnvParams):
     theta: Array  # float32[d] hidden parameter: arm i's mean is context[i] @ theta
+    noise_std: Array  # float32[]
+
+
+@struct.dataclass
+class NonlinearParams(EnvParams):
+    direction: Array  # float32[d] the unit vector a inside the score function h(x) = h(x @ a)
     noise_std: Array  # float32[]
 
 
@@ -219,10 +226,66 @@ class LinearBandit(StochasticBandit):
         return means + params.noise_std * jax.random.normal(key, means.shape)
 
 
+# Score functions of the paper's experiment 1, of z = x @ a (DurianFarmer/cnb experiment.py).
+PI = 3.14  # the authors' code hard-codes pi as 3.14 (experiment.py: PI = 3.14)
+SCORE_FUNCTIONS = {
+    "h1": lambda z: z,  # linear
+    "h2": lambda z: z**2,  # quadratic
+    "h3": lambda z: jnp.cos(PI * z),  # cosine
+}
+
+
+class NonlinearBandit(StochasticBandit):
+    """The nonlinear contextual semi-bandit of Combinatorial Neural Bandits (Hwang et al.,
+    ICML 2023, Sec. 6; code DurianFarmer/cnb `combinatorial_bandit.py`, `experiment.py`):
+    each step every arm shows a fresh context x_i ~ N(0, I_d) normalised to unit length;
+    arm i pays h(x_i @ a) + noise_std * N(0, 1), with h1(z) = z, h2(z) = z^2 or
+    h3(z) = cos(3.14 z) and a hidden unit vector a drawn per instance.
+
+    Defaults are the paper's experiment 1 (README commands): N = 20 arms, K = 4 chosen,
+    d = 80, noise 0.01, horizon 2000 (4000 for h3 there). Difference: the authors draw one
+    `a` for all 20 simulations (seed 1000) and score *realised* regret (top-K realised
+    rewards minus the chosen ones'); here every instance draws its own `a` and the bandit
+    loop scores expected regret (`arm_means` = h, no noise).
+
+    Observation: BanditObs(context float32[n, d], arm_rewards float32[k]).
+    Action: Subset(n, k). Reward: sum over the chosen arms (oracle: the k largest h).
+    Termination: never; truncation after `horizon` steps.
+    """
+
+    def __init__(self, num_arms: int = 20, k: int = 4, dim: int = 80, score: str = "h2", horizon: int = 2000,
+                 noise_std: float = 0.01):
+        super().__init__(num_arms, k, horizon, subset=True)
+        if score not in SCORE_FUNCTIONS:
+            raise ValueError(f"NonlinearBandit: unknown score={score!r}; choose one of {sorted(SCORE_FUNCTIONS)}")
+        if int(dim) < 1 or not noise_std > 0:
+            raise ValueError(f"NonlinearBandit needs dim >= 1 and noise_std > 0, got dim={dim}, noise_std={noise_std}")
+        self.dim, self.score, self.noise_std = int(dim), score, float(noise_std)
+
+    def sample_params(self, key):
+        a = jax.random.normal(key, (self.dim,))
+        return NonlinearParams(a / jnp.linalg.norm(a), jnp.float32(self.noise_std))
+
+    def draw_context(self, key, params):
+        x = jax.random.normal(key, (self.num_arms, self.dim))
+        return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+    def context_space(self):
+        return Box(-1.0, 1.0, (self.num_arms, self.dim))
+
+    def arm_means(self, context, params):
+        return SCORE_FUNCTIONS[self.score](context @ params.direction)
+
+    def sample_outcomes(self, key, means, params):
+        return means + params.noise_std * jax.random.normal(key, means.shape)
+
+
 for _name, _factory, _description in (
     ("bandit_bernoulli", BernoulliBandit, "Multi-armed bandit, Bernoulli arms with means ~ U(0, 1) (Discrete)"),
     ("bandit_gaussian", GaussianBandit, "Multi-armed bandit, Gaussian arms with means ~ N(0, 1) (Discrete)"),
     ("bandit_semi", SemiBandit, "Combinatorial semi-bandit: choose k of n Bernoulli arms (Subset)"),
     ("bandit_linear", LinearBandit, "Contextual linear combinatorial bandit, hidden theta (Subset)"),
+    ("bandit_nonlinear", NonlinearBandit,
+     "Nonlinear contextual semi-bandit of Combinatorial Neural Bandits: h1/h2/h3 of x @ a (Subset)"),
 ):
     envs.register(_name, _factory, _description)

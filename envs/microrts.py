@@ -290,4 +290,5 @@ for _size in sorted(MAPS):
         f"microrts_mining_{_size}x{_size}",
         lambda _size=_size: MicrortsMining(_size),
         f"Gym-µRTS MicrortsMining{_size}x{_size}F9-v0 (Huang & Ontañón's masking benchmark), partial mask",
+        heavy=_size > 4,  # the same rules at every size: the default conformance run compiles the 4x4 one
     )

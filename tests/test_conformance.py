@@ -105,12 +105,37 @@ def assert_static_timestep(name, env, ts):
 # light env and one representative physics env (hopper and inverted_pendulum run in
 # test_physics and the learning tests); JAXRL_ALL_ENVS=1 checks all of them.
 PHYSICS_SAMPLE = {"ant"}
-CHECKED_ENVS = [n for n in envs.names()
-                if n not in envs.HEAVY or n in PHYSICS_SAMPLE or os.environ.get("JAXRL_ALL_ENVS") == "1"]
+# Adapted envs (`<package>/<Id>`, 80+ ids, each a few seconds to compile): the default suite
+# checks these six (dmc/cartpole_balance also runs in test_dmc); JAXRL_ALL_ENVS=1 checks
+# every one whose package is installed.
+ADAPTER_SAMPLE = {"jumanji/Knapsack-v1", "jumanji/TSP-v1", "jumanji/BinPack-v2", "jumanji/JobShop-v0",
+                  "gymnax/CartPole-v1", "dmc/cartpole_swingup"}
+ADAPTER_MODULES = {"jumanji": "jumanji", "gymnax": "gymnax", "dmc": "mujoco_playground"}  # what each needs
+# These download data on first make (Sokoban's levels, MNIST); JAXRL_DOWNLOADS=1 checks them too.
+NEEDS_DOWNLOAD = {"jumanji/Sokoban-v0", "gymnax/MNISTBandit-bsuite"}
+ALL_ENVS = os.environ.get("JAXRL_ALL_ENVS") == "1"
+
+
+def adapted_package(name):
+    """The package an adapted env comes from ('jumanji', 'gymnax', 'dmc'), or None for our own envs."""
+    return name.split("/")[0] if "/" in name else None
+
+
+def checked(name):
+    if adapted_package(name):
+        return name in ADAPTER_SAMPLE or (ALL_ENVS and (name not in NEEDS_DOWNLOAD
+                                                        or os.environ.get("JAXRL_DOWNLOADS") == "1"))
+    return name not in envs.HEAVY or name in PHYSICS_SAMPLE or ALL_ENVS
+
+
+CHECKED_ENVS = [n for n in envs.names() if checked(n)]
 
 
 @pytest.mark.parametrize("name", CHECKED_ENVS)
 def test_env_conformance(name):
+    if adapted_package(name):
+        package = adapted_package(name)
+        pytest.importorskip(ADAPTER_MODULES[package], reason=f"{name} needs the {package} extra")
     env = envs.make(name)
     assert env.name == name
     spec = env.spec

@@ -102,6 +102,17 @@ def quiet_brax_import() -> Iterator[None]:
                 sys.stdout.write(kept)
 
 
+def strong_types(tree: Any) -> Any:
+    """Python scalars and weakly typed leaves become strongly typed arrays of their dtype, so
+    a state returned by `reset` keeps its types through jitted steps and scan carries."""
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.asarray(x).dtype), tree)
+
+
+def like_types(new: Any, old: Any) -> Any:
+    """`new` cast leaf by leaf to the dtypes of `old` (a step must not change a state's types)."""
+    return jax.tree.map(lambda n, o: jnp.asarray(n, jnp.asarray(o).dtype), new, old)
+
+
 def brax_env_names() -> list[str]:
     with quiet_brax_import():
         import brax.envs
@@ -173,7 +184,7 @@ class BraxEnv(Environment):
         with _quiet_trace():
             brax_state = self.brax_env.reset(key)
         # Python scalars (in some tasks' metrics) become strongly typed arrays, as `step` keeps them.
-        brax_state = jax.tree.map(lambda x: jnp.asarray(x, jnp.asarray(x).dtype), brax_state)
+        brax_state = strong_types(brax_state)
         no = jnp.bool_(False)
         return BraxEnvState(brax_state, jnp.int32(0)), self._timestep(brax_state, no, no)
 
@@ -183,8 +194,7 @@ class BraxEnv(Environment):
             brax_state = self.brax_env.step(state.brax_state, action)
         # Some tasks (e.g. ant) return weakly typed scalars where reset returned strong ones;
         # keep the state's types fixed so jitted steps and scan carries trace once.
-        brax_state = jax.tree.map(lambda new, old: jnp.asarray(new, jnp.asarray(old).dtype), brax_state,
-                                  state.brax_state)
+        brax_state = like_types(brax_state, state.brax_state)
         time = state.time + 1
         terminated = jnp.asarray(brax_state.done, jnp.float32) > 0.5
         truncated = (time >= self.max_steps) & ~terminated

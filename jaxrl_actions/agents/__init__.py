@@ -8,6 +8,7 @@ from jaxrl_actions.agents import (  # noqa: F401  (each module registers its age
     dnc,
     dqn,
     factorised,
+    neural_bandits,
     ppo,
     redq,
     restless,

@@ -1,6 +1,7 @@
 """Bandit agents (family "bandit"): epsilon-greedy, UCB1, Thompson sampling (Beta and
 Gaussian posteriors), CUCB and combinatorial Thompson sampling for semi-bandits, LinUCB and
-linear Thompson sampling for contextual linear bandits.
+linear Thompson sampling for contextual linear bandits. (CN-UCB and CN-TS, the neural
+ones, are in `neural_bandits.py`.)
 
 All share one shape: each scores every arm, and the action is the best arm
 (`Discrete(n)`) or the k best arms (`Subset(n, k)`, where top-k of per-arm scores is exactly
@@ -13,6 +14,12 @@ the combinatorial oracle for a linear reward). The pure-function API:
 `obs` is a `types.BanditObs` (only its context is read); `mask` is bool[n] or None (masked
 arms are never chosen). CUCB is UCB1 and CTS is Beta Thompson sampling on a `Subset` space:
 the functions are shared, the names exist so a semi-bandit experiment reads as one.
+
+Epsilon-greedy uses the contexts when the env has any: on an env whose context space is
+not a single point (the linear bandit) its greedy estimate is a ridge regression on the
+contexts (the estimate LinUCB uses, without the bonus); on the others, per-arm means.
+Ridge inverses are kept by Sherman-Morrison rank-1 updates (`sherman_morrison`), not
+`jnp.linalg.inv`: no LAPACK call in the vmapped loop (see tests/test_no_deadlock.py).
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ _UNTRIED = 1e30  # score of an arm never pulled: tried first (finite, so a mask 
 class EpsilonGreedyConfig:
     epsilon: float = 0.1  # exploration probability at step 0
     decay: float = 0.0  # epsilon_t = epsilon / (1 + decay * t)
+    regularization: float = 1.0  # ridge lambda of the contextual estimate (A starts at lambda * I)
 
 
 @struct.dataclass
@@ -83,9 +91,9 @@ class ArmStats:
 
 @struct.dataclass
 class LinearStats:
-    """Ridge-regression statistics shared by LinUCB and linear TS."""
+    """Ridge-regression statistics shared by LinUCB, linear TS and contextual epsilon-greedy."""
 
-    design: Array  # float32[d, d] A = lambda I + sum x x^T
+    design_inv: Array  # float32[d, d] A^-1 for A = lambda I + sum x x^T, kept by Sherman-Morrison
     target: Array  # float32[d]    b = sum r x
     time: Array  # int32[]
     config: object
@@ -124,6 +132,41 @@ def chosen(action: Array, k: int) -> Array:
     return jnp.reshape(action, (k,)).astype(jnp.int32)
 
 
+def sherman_morrison(inverse: Array, u: Array) -> Array:
+    """(A + u u^T)^-1 from A^-1 (symmetric) and u float32[p], without factorising:
+    A^-1 - (A^-1 u)(A^-1 u)^T / (1 + u^T A^-1 u). Rank-1 updates of the inverse."""
+    v = inverse @ u
+    return inverse - jnp.outer(v, v) / (1.0 + u @ v)
+
+
+def sherman_morrison_rows(inverse: Array, rows: Array) -> Array:
+    """A^-1 after adding u u^T for every row u of rows float32[k, p], one at a time."""
+    return jax.lax.fori_loop(0, rows.shape[0], lambda i, inv: sherman_morrison(inv, rows[i]), inverse)
+
+
+def quadratic_forms(vectors: Array, matrix: Array) -> Array:
+    """u_i^T M u_i for every row of vectors float32[n, p] (clipped at 0 against rounding)."""
+    return jnp.maximum(jnp.sum((vectors @ matrix) * vectors, axis=-1), 0.0)
+
+
+def context_width(spec, name: str) -> int:
+    """d of the per-arm context float32[n, d] (the first observation part), or a ValueError."""
+    space = spec.obs_space.spaces[0] if hasattr(spec.obs_space, "spaces") else spec.obs_space
+    if len(space.shape) != 2:
+        raise ValueError(f"{name} needs a per-arm context float32[n, d] as the first observation part, got shape {space.shape}")
+    return space.shape[1]
+
+
+def has_context(spec) -> bool:
+    """Whether the env's per-arm contexts carry information: its context space is not a
+    single point (the context-free bandits show the constant ones[n, 1])."""
+    import numpy as np
+
+    space = spec.obs_space.spaces[0] if hasattr(spec.obs_space, "spaces") else spec.obs_space
+    low, high = getattr(space, "low", None), getattr(space, "high", None)
+    return low is None or not np.array_equal(np.broadcast_to(low, space.shape), np.broadcast_to(high, space.shape))
+
+
 def _context(obs) -> Array:
     return obs.context if isinstance(obs, BanditObs) else obs[0]
 
@@ -144,21 +187,39 @@ def update_arm_stats(state: ArmStats, action: Array, feedback: BanditFeedback) -
 
 
 # --- epsilon-greedy ---------------------------------------------------------------------
+_EPS_CHECKS = {"epsilon": lambda e: (e >= 0) & (e <= 1), "decay": lambda d: d >= 0, "regularization": lambda r: r > 0}
+
+
 def _make_eps_init():
-    def init(key, spec, config: EpsilonGreedyConfig) -> ArmStats:
-        validate_config(config, {"epsilon": lambda e: (e >= 0) & (e <= 1), "decay": lambda d: d >= 0})
+    def init(key, spec, config: EpsilonGreedyConfig):
+        """Ridge statistics on an env with informative contexts, per-arm counts otherwise."""
+        validate_config(config, _EPS_CHECKS)
+        if has_context(spec):
+            return _init_linear_stats(spec, config, "epsilon_greedy")
         return _init_arm_stats(spec, config, "epsilon_greedy", None)
 
     return init
 
 
-def eps_act(state: ArmStats, obs, mask, key, deterministic=False):
+def eps_act(state, obs, mask, key, deterministic=False):
+    """With probability epsilon_t a uniformly random (allowed) choice, else the best
+    estimated arms: ridge predictions x_i @ theta_hat, or empirical means (untried first)."""
     k_explore, k_scores = jax.random.split(key)
-    greedy = jnp.where(state.counts > 0, state.means, _UNTRIED)
+    if isinstance(state, LinearStats):
+        x = _context(obs)
+        greedy = x @ (state.design_inv @ state.target)
+    else:
+        greedy = jnp.where(state.counts > 0, state.means, _UNTRIED)
     epsilon = state.config.epsilon / (1.0 + state.config.decay * state.time)
     explore = jax.random.bernoulli(k_explore, epsilon) & jnp.logical_not(deterministic)
-    scores = jnp.where(explore, jax.random.uniform(k_scores, state.counts.shape), greedy)
+    scores = jnp.where(explore, jax.random.uniform(k_scores, greedy.shape), greedy)
     return select(scores, mask, state.k, state.subset)
+
+
+def eps_update(state, action, feedback):
+    if isinstance(state, LinearStats):
+        return linear_update(state, action, feedback)
+    return update_arm_stats(state, action, feedback)
 
 
 # --- UCB1 / CUCB ------------------------------------------------------------------------
@@ -218,29 +279,30 @@ def gauss_act(state: ArmStats, obs, mask, key, deterministic=False):
 
 
 # --- linear: LinUCB and linear TS -------------------------------------------------------
+def _init_linear_stats(spec, config, name) -> LinearStats:
+    _, k, is_subset = _require(spec, name, None)
+    d = context_width(spec, name)
+    eye = jnp.eye(d, dtype=jnp.float32)
+    return LinearStats(eye / config.regularization, jnp.zeros(d), jnp.int32(0), config, k, is_subset)
+
+
 def _make_linear_init(name, checks):
     def init(key, spec, config) -> LinearStats:
         validate_config(config, checks)
-        _, k, is_subset = _require(spec, name, None)
-        context_shape = spec.obs_space.spaces[0].shape if hasattr(spec.obs_space, "spaces") else spec.obs_space.shape
-        if len(context_shape) != 2:
-            raise ValueError(f"{name} needs a per-arm context float32[n, d] as the first observation part, got shape {context_shape}")
-        d = context_shape[1]
-        return LinearStats(config.regularization * jnp.eye(d), jnp.zeros(d), jnp.int32(0), config, k, is_subset)
+        return _init_linear_stats(spec, config, name)
 
     return init
 
 
 def _ridge(state: LinearStats) -> tuple[Array, Array]:
     """(theta_hat float32[d], A^-1 float32[d, d])."""
-    inverse = jnp.linalg.inv(state.design)
-    return inverse @ state.target, inverse
+    return state.design_inv @ state.target, state.design_inv
 
 
 def linucb_act(state: LinearStats, obs, mask, key, deterministic=False):
     x = _context(obs)  # [n, d]
     theta, inverse = _ridge(state)
-    width = jnp.sqrt(jnp.maximum(jnp.einsum("nd,de,ne->n", x, inverse, x), 0.0))
+    width = jnp.sqrt(quadratic_forms(x, inverse))
     return select(x @ theta + state.config.alpha * width, mask, state.k, state.subset)
 
 
@@ -255,7 +317,8 @@ def lints_act(state: LinearStats, obs, mask, key, deterministic=False):
 def linear_update(state: LinearStats, action: Array, feedback: BanditFeedback) -> LinearStats:
     x = feedback.context[chosen(action, state.k)]  # [k, d]
     r = jnp.reshape(feedback.arm_rewards, (state.k,))
-    return state.replace(design=state.design + x.T @ x, target=state.target + x.T @ r, time=state.time + 1)
+    return state.replace(design_inv=sherman_morrison_rows(state.design_inv, x), target=state.target + x.T @ r,
+                         time=state.time + 1)
 
 
 # --- registry ---------------------------------------------------------------------------
@@ -263,8 +326,8 @@ _LINUCB_CHECKS = {"alpha": lambda a: a >= 0, "regularization": lambda r: r > 0}
 _LINTS_CHECKS = {"scale": lambda s: s >= 0, "regularization": lambda r: r > 0}
 
 AGENTS = (
-    Agent("epsilon_greedy", "bandit", EpsilonGreedyConfig, _make_eps_init(), eps_act, update_arm_stats,
-          description="Epsilon-greedy on empirical means (Discrete or Subset)"),
+    Agent("epsilon_greedy", "bandit", EpsilonGreedyConfig, _make_eps_init(), eps_act, eps_update,
+          description="Epsilon-greedy on empirical means, or on ridge predictions when arms have contexts"),
     Agent("ucb1", "bandit", UCBConfig, _make_ucb_init("ucb1", False), ucb_act, update_arm_stats,
           description="UCB1 (Auer et al. 2002)"),
     Agent("ts_beta", "bandit", BetaTSConfig, _make_beta_init("ts_beta", False), beta_act, update_arm_stats,

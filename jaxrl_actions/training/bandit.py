@@ -3,6 +3,8 @@ step's feedback; the metric is (pseudo-)regret against the instance's oracle.
 
     bandit_episode(env, agent, config, key, params, horizon) -> BanditTrace  (one instance)
     run_bandit(env, agent, config, keys, params, horizon)    -> regret float32[I, T]
+        (sequential=True: lax.map over instances instead of vmap, so an agent's lax.cond
+        stays a branch: CN-UCB/CN-TS train every `period` rounds instead of every round)
     make_trainer(env, agent, BanditTrainConfig(...))         -> Trainer (the runner drives it)
     restless_episode / evaluate_restless / train_restless      coupled restless bandits
 
@@ -79,30 +81,38 @@ def bandit_episode(env, agent: Agent, config: Any, key: PRNGKey, params: Any, ho
     return trace
 
 
-_COMPILED: dict = {}  # (id(env), id(agent), horizon) -> (env, agent, fn); holding env and agent keeps the ids unique
+_COMPILED: dict = {}  # (id(env), id(agent), horizon, sequential) -> (env, agent, fn); holding env and agent keeps the ids unique
 
 
-def _compiled_runs(env, agent: Agent, horizon: int):
-    """jit(vmap(bandit_episode)) per (env, agent, horizon), built once and reused (Agent
-    records hold a dict, so they are not hashable: keyed by identity)."""
-    cache_key = (id(env), id(agent), horizon)
+def _compiled_runs(env, agent: Agent, horizon: int, sequential: bool = False):
+    """jit(vmap(bandit_episode)) (or jit(lax.map(...)) when `sequential`) per (env, agent,
+    horizon), built once and reused (Agent records hold a dict, so they are not hashable:
+    keyed by identity)."""
+    cache_key = (id(env), id(agent), horizon, sequential)
     if cache_key not in _COMPILED:
         episode = functools.partial(bandit_episode, env, agent, horizon=horizon)
-        fn = jax.jit(jax.vmap(lambda config, key, params: episode(config, key, params), in_axes=(None, 0, 0)))
+        if sequential:
+            fn = jax.jit(lambda config, key, params: jax.lax.map(lambda kp: episode(config, *kp), (key, params)))
+        else:
+            fn = jax.jit(jax.vmap(lambda config, key, params: episode(config, key, params), in_axes=(None, 0, 0)))
         _COMPILED[cache_key] = (env, agent, fn)
     return _COMPILED[cache_key][2]
 
 
-def run_bandit(env, agent: Agent, config: Any, key: PRNGKey, params: Any, horizon: int) -> Array:
+def run_bandit(env, agent: Agent, config: Any, key: PRNGKey, params: Any, horizon: int,
+               sequential: bool = False) -> Array:
     """Per-step expected regret float32[I, horizon] of `agent` on I instances.
 
     key: I keys (`jax.random.split(k, I)`), one per instance; params: the instances stacked
-    on a leading axis (`jax.vmap(env.sample_params)(keys)`). `config` is shared."""
+    on a leading axis (`jax.vmap(env.sample_params)(keys)`). `config` is shared.
+    `sequential`: play the instances one after another (`lax.map`) instead of `vmap`; the
+    same numbers, but a `lax.cond` inside the agent (periodic training) stays a branch
+    instead of running both sides every step."""
     _require_bandit(env, agent)
     num = jax.tree_util.tree_leaves(params)[0].shape[0] if jax.tree_util.tree_leaves(params) else None
     if jnp.shape(key)[:1] != (num,):
         raise ValueError(f"run_bandit needs one key per instance: {num} instances, keys of shape {jnp.shape(key)}")
-    return _compiled_runs(env, agent, int(horizon))(config, key, params).regret
+    return _compiled_runs(env, agent, int(horizon), bool(sequential))(config, key, params).regret
 
 
 # --- an oracle agent (for checks): it is handed the instance ------------------------------
