@@ -4,8 +4,10 @@ maximum (`transform_actions(env, bang_bang())`, a MultiBinary action space).
 
     jaxrl-actions run experiments/bangbang_hopper.py --seeds 4 --out runs/bangbang_hopper   # GPU
 
-Published-style defaults (Brax PPO on Hopper): 10M env steps, 256 envs, rollouts of 32,
-(256, 256) MLP, Adam 3e-4.
+Settings: ours, after Brax's PPO on Hopper (10M env steps, 256 envs, rollouts of 32,
+(256, 256) SiLU MLP, Adam 3e-4), not the paper's: the paper keeps each base algorithm's
+own settings and evaluates on DeepMind Control (experiments/reproduce/bangbang_dmc.py,
+which also runs bang-bang SAC, `agents/sac_bernoulli.py`).
 CPU-sized preset: --set total_steps=200000 --set agent.num_envs=8 --set agent.hidden_sizes=[64,64]
 """
 import envs

@@ -4,8 +4,13 @@
     jaxrl-actions run experiments/cqn_hopper.py --seeds 4 --out runs/cqn_hopper      # GPU
     jaxrl-actions run experiments/cqn_hopper.py --set agent.levels=4 --set agent.bins=3
 
-Published-style defaults (Seo et al. 2024, state-based): 1M env steps, 3 levels x 5 bins,
-(512, 512) MLP, Adam 1e-4, double Q, Polyak targets, epsilon 1 -> 0.1.
+Settings: the agent's defaults, which are the authors' state-based DMC settings
+(younggyoseo/CQN-AS `cfgs/config_cqn_dmc_state.yaml`; see agents/cqn.py): 512-512
+LayerNorm/SiLU network with a zero-initialised head, AdamW lr 1e-4 with weight decay 0.1,
+no gradient clipping, 3-step returns, batch 256, hard target copies every 100 updates,
+Gaussian exploration (std 0.1) snapped to the bins, 2000 uniform steps, updates from 8000
+env steps; here 1M env steps. The authors did not run CQN on Gym/MJX Hopper, so there is
+no published number for this file (experiments/reproduce/cqn_dmc.py is the DMC one).
 CPU-sized preset: --set total_steps=100000 --set agent.hidden_sizes=[64,64]
 """
 import envs
@@ -15,14 +20,10 @@ from jaxrl_actions.run import Experiment
 
 EXPERIMENT = Experiment(
     name="cqn_hopper",
-    description="CQN (coarse-to-fine Q) on Hopper, continuous torques",
+    description="CQN (coarse-to-fine Q, authors' DMC settings) on Hopper, continuous torques",
     make_env=lambda **kwargs: envs.make("hopper", **kwargs),
     agent=cqn.AGENT,
-    config=cqn.CQNConfig(
-        total_steps=1_000_000, num_envs=1, batch_size=256, buffer_size=1_000_000, warmup_steps=10_000,
-        hidden_sizes=(512, 512), levels=3, bins=5, lr=1e-4, gamma=0.99, tau=0.005, eps_start=1.0, eps_end=0.1,
-        eps_decay_steps=100_000.0, max_grad_norm=40.0,
-    ),
+    config=cqn.CQNConfig(total_steps=1_000_000, num_envs=1, buffer_size=1_000_000),
 )
 
 if __name__ == "__main__":

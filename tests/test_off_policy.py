@@ -143,7 +143,7 @@ def test_structural_flags_ddpg_td3_redq():
         leaf = lambda s: jax.tree_util.tree_leaves(s.actor.params)[-1]
         assert (not np.allclose(leaf(one), leaf(state))) == moves_at_first, name
         assert not np.allclose(leaf(two), leaf(one)), name
-        assert np.isfinite(float(metrics["learn/critic_loss"]))
+        assert np.isfinite(float(metrics["critic_loss"]))
 
     # REDQ: actor once per policy_delay critic steps; all critics move every step.
     state, _ = critics(redq.AGENT, redq.REDQConfig(num_critics=4, policy_delay=3, **TINY))
@@ -155,6 +155,57 @@ def test_structural_flags_ddpg_td3_redq():
         moved = not np.allclose(jax.tree_util.tree_leaves(state.actor.params)[-1], actor0)
         assert moved == (i == 2)
     assert (np.abs(np.asarray(jax.tree_util.tree_leaves(state.critic.params)[-1] - critic0)).reshape(4, -1).max(1) > 0).all()
+
+
+def test_redq_clips_log_std_and_follows_the_authors_init_and_target_entropy():
+    from jaxrl_actions.agents.continuous import GaussianActor
+
+    # log_std = clip(raw, -20, 2) (REDQ core.py), not the smooth tanh squash SAC uses.
+    actor = GaussianActor(2, (8,), "relu", -20.0, 2.0, "clip", "xavier")
+    params = jax.jit(actor.init)(jax.random.key(0), jnp.zeros(3))
+    head = params["params"]["Dense_1"]  # the log_std head
+
+    def log_std_with_bias(bias):
+        p = {"params": {**params["params"], "Dense_1": {"kernel": jnp.zeros_like(head["kernel"]),
+                                                        "bias": jnp.asarray(bias)}}}
+        return np.asarray(actor.apply(p, jnp.ones(3))[1])
+
+    np.testing.assert_allclose(log_std_with_bias([-30.0, 5.0]), [-20.0, 2.0])
+    np.testing.assert_allclose(log_std_with_bias([-3.0, 1.5]), [-3.0, 1.5])
+    smooth = GaussianActor(2, (8,), "relu", -20.0, 2.0, "tanh", "xavier")
+    assert not np.allclose(smooth.apply({"params": {**params["params"], "Dense_1": {
+        "kernel": jnp.zeros_like(head["kernel"]), "bias": jnp.array([-3.0, 1.5])}}}, jnp.ones(3))[1], [-3.0, 1.5])
+
+    config = redq.REDQConfig(num_critics=4, **TINY)
+    assert (config.log_std_bound, config.log_std_min, config.log_std_max) == ("clip", -20.0, 2.0)
+    # xavier_uniform (gain 1) kernels and zero biases everywhere (core.py weights_init_).
+    state = init_state(redq.AGENT, config)
+    for tree in (state.actor.params, state.critic.params):
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+            leaf = np.asarray(leaf)
+            if path[-1].key == "bias":
+                assert (leaf == 0).all()
+            else:
+                fan_in, fan_out = leaf.shape[-2:]
+                assert np.abs(leaf).max() <= np.sqrt(6.0 / (fan_in + fan_out)) + 1e-6
+    # Target entropy: -|A| unless set; the experiments set the MBPO table's value.
+    assert float(sac.target_entropy(config, 3)) == -3.0
+    assert float(sac.target_entropy(config.replace(target_entropy=redq.MBPO_TARGET_ENTROPY["hopper"]), 3)) == -1.0
+    assert redq.MBPO_TARGET_ENTROPY == {"hopper": -1.0, "halfcheetah": -3.0, "walker2d": -3.0, "ant": -4.0,
+                                        "humanoid": -2.0}
+
+
+def test_td3_paper_settings_use_pytorch_default_init():
+    state = init_state(td3.AGENT, td3.TD3Config(**{**td3.PAPER_2018, "actor_hidden": (40, 30),
+                                                   "critic_hidden": (40, 30)}))
+    for tree in (state.actor.params, state.critic.params):
+        kernels = {p[:-1]: np.asarray(l) for p, l in jax.tree_util.tree_leaves_with_path(tree) if p[-1].key == "kernel"}
+        for path, bias in jax.tree_util.tree_leaves_with_path(tree):
+            if path[-1].key != "bias":
+                continue
+            bound = 1.0 / np.sqrt(kernels[path[:-1]].shape[-2])  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+            assert np.abs(np.asarray(bias)).max() <= bound + 1e-6 and np.abs(np.asarray(bias)).max() > bound / 4
+            assert np.abs(kernels[path[:-1]]).max() <= bound + 1e-6
 
 
 def test_bad_configs_fail_before_compiling():

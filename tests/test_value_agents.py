@@ -3,8 +3,9 @@
 Masks are respected when acting and when bootstrapping; the factorised argmax is the joint
 argmax of the decomposed Q; CQN's level choices map to the right intervals; DecQN over
 `discretize(k)` sends the inner env exactly the bin values; short runs learn on probe envs;
-and DecQN, CQN and bang-bang PPO learn to balance brax's inverted_pendulum (MJX) in 10-20k
-env steps (most of each test's time is compiling the physics step on CPU)."""
+and DecQN and bang-bang PPO learn to balance brax's inverted_pendulum (MJX) in 10-20k
+env steps (most of each test's time is compiling the physics step on CPU). CQN's own
+checks are in tests/test_cqn.py."""
 import itertools
 
 import jax
@@ -14,7 +15,7 @@ import pytest
 
 import envs
 from jaxrl_actions.actions import bang_bang, discretize, transform_actions
-from jaxrl_actions.agents import cqn, dqn, factorised, ppo, sac_discrete
+from jaxrl_actions.agents import dqn, factorised, ppo, sac_discrete
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.spaces import Box, Discrete, MultiDiscrete
 from jaxrl_actions.training.common import fused_train
@@ -120,34 +121,6 @@ def test_factorised_argmax_is_the_joint_argmax():
         np.testing.assert_array_equal(dqn.greedy_factors(state, o, m), best)
 
 
-def test_cqn_level_choices_map_to_their_interval():
-    levels, bins = 3, 5
-    # Middle bin at every level is the centre 0; bin 0 at every level is the leftmost cell.
-    np.testing.assert_allclose(cqn.levels_to_action(jnp.full((levels, 1), 2), bins), [0.0], atol=1e-6)
-    np.testing.assert_allclose(cqn.levels_to_action(jnp.zeros((levels, 1), int), bins), [-1 + 1 / 125], atol=1e-6)
-    choices = jax.random.randint(jax.random.PRNGKey(0), (200, levels, 2), 0, bins)
-    action = cqn.levels_to_action(choices, bins)
-    width = 2.0 / bins ** np.arange(1, levels + 1)
-    low = -1 + np.sum(np.asarray(choices) * width[:, None], axis=1)
-    np.testing.assert_allclose(action, low + width[-1] / 2, atol=1e-5)
-    np.testing.assert_array_equal(cqn.action_to_levels(action, levels, bins), choices)
-    # The interval each level refines is centred on its previous choices.
-    centres = cqn.level_centres(choices, bins)
-    np.testing.assert_allclose(centres[:, 0], 0.0)
-    np.testing.assert_allclose(centres[:, 1], -1 + np.asarray(choices[:, 0]) * width[0] + width[0] / 2, atol=1e-5)
-
-
-def test_cqn_acts_on_the_space_bounds():
-    spec = EnvSpec(OBS, Box(-2.0, 4.0, (2,)), 10)
-    config = cqn.CQNConfig(**TINY, hidden_sizes=(16,))
-    state = cqn.init(jax.random.PRNGKey(0), spec, config)
-    keys = jax.random.split(jax.random.PRNGKey(1), 100)
-    actions = jax.vmap(lambda k: cqn.act(state, jnp.zeros(3), None, k))(keys)
-    assert bool(jnp.all((actions >= -2) & (actions <= 4)))
-    unit = (actions - 1.0) / 3.0  # the centres `act` returns are recovered exactly
-    np.testing.assert_allclose(cqn.levels_to_action(cqn.action_to_levels(unit, 3, 5), 5), unit, atol=1e-5)
-
-
 @pytest.mark.parametrize("bins", [3, 21])
 def test_decqn_over_discretize_sends_the_bin_values(bins):
     env = transform_actions(envs.make("probe_continuous", dim=2), discretize(bins))
@@ -215,18 +188,6 @@ def test_decqn_learns_a_discretised_continuous_probe():
     assert float(returns.mean()) > -0.15
 
 
-def test_cqn_learns_a_continuous_probe():
-    env = envs.make("probe_continuous", dim=1)
-    config = cqn.CQNConfig(total_steps=2_000, batch_size=64, buffer_size=2_000, warmup_steps=300, hidden_sizes=(64,),
-                           levels=3, bins=5, lr=3e-3, eps_decay_steps=1_000.0, eps_end=0.0, gamma=0.0)
-    state, _ = _train(env, cqn.AGENT, config)
-    returns = evaluate(env, cqn.AGENT, state, jax.random.PRNGKey(1), episodes=128, deterministic=True)
-    # Uniform actions score about -0.42; the midpoint 0 about -0.083.
-    assert float(returns.mean()) > -0.03
-
-
-PENDULUM_OFF_POLICY = dict(total_steps=10_000, num_envs=4, batch_size=128, buffer_size=20_000, warmup_steps=1_000,
-                          hidden_sizes=(64, 64), lr=1e-3, eps_decay_steps=5_000.0, eps_end=0.05)
 # DecQN with its authors' defaults (two critics, prioritised replay, hard target copies every 100
 # updates, constant epsilon 0.1, no uniform warm-up), at a smaller width, a larger learning rate and
 # one update per 4 env steps instead of 8 (at 1 per 8 it has not learned after 10k steps).
@@ -235,7 +196,6 @@ PENDULUM_DECQN = dict(total_steps=10_000, num_envs=4, batch_size=128, buffer_siz
 PENDULUM_RUNS = {
     # name: (action transform, agent, config); off-policy runs start learning after 1k steps
     "decqn_5_bins": (discretize(5), factorised.DECQN, factorised.DecQNConfig(**PENDULUM_DECQN)),
-    "cqn_3x5": (None, cqn.AGENT, cqn.CQNConfig(levels=3, bins=5, **PENDULUM_OFF_POLICY)),
     "bang_bang_ppo": (bang_bang(), ppo.AGENT, ppo.PPOConfig(
         total_steps=20_000, num_envs=8, rollout_len=64, update_epochs=4, num_minibatches=4, hidden_sizes=(64, 64),
         lr=1e-3, ent_coef=0.0, gamma=0.99)),
@@ -255,8 +215,6 @@ def test_wrong_spaces_raise_before_compiling():
         dqn.AGENT.init(jax.random.PRNGKey(0), EnvSpec(OBS, MultiDiscrete([2, 2]), 5), dqn.DQNConfig())
     with pytest.raises(ValueError, match="MultiDiscrete"):
         factorised.DECQN.init(jax.random.PRNGKey(0), EnvSpec(OBS, Discrete(3), 5), factorised.DecQNConfig())
-    with pytest.raises(ValueError, match="Box"):
-        cqn.AGENT.init(jax.random.PRNGKey(0), EnvSpec(OBS, Discrete(3), 5), cqn.CQNConfig())
     with pytest.raises(ValueError, match="eps_end"):
         dqn.check(dqn.DQNConfig(eps_end=1.5))
 

@@ -13,6 +13,7 @@ from jaxrl_actions.agents import (  # noqa: F401  (each module registers its age
     redq,
     restless,
     sac,
+    sac_bernoulli,
     sac_discrete,
     td3,
     wolpertinger,

@@ -16,8 +16,9 @@ Networks work on any leading batch axes:
     DeterministicActor(obs)              -> unit action [..., d]
     QEnsemble(obs, action [..., d])      -> Q-values [..., num_critics]
 
-Optimisers are Adam with optional global-norm clipping, built by `optax.inject_hyperparams`
-so learning rates are pytree leaves of the optimiser state (and `vmap` sweeps them).
+Optimisers are Adam (or AdamW, with a weight decay) with optional global-norm clipping,
+built by `optax.inject_hyperparams` so learning rates are pytree leaves of the optimiser
+state (and `vmap` sweeps them). Weight initialisations are named (`networks.mlp.INITS`).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from flax import struct
 
 from jaxrl_actions import running_stats
 from jaxrl_actions.environment import EnvSpec
-from jaxrl_actions.networks.mlp import MLP, orthogonal
+from jaxrl_actions.networks.mlp import MLP, check_init, dense
 from jaxrl_actions.spaces import Box
 from jaxrl_actions.training.config import OffPolicyConfig
 
@@ -49,6 +50,7 @@ class SoftActorCriticConfig(OffPolicyConfig):
     critic_hidden: Sequence[int] = struct.field(pytree_node=False, default=(256, 256))
     activation: str = struct.field(pytree_node=False, default="relu")
     autotune_alpha: bool = struct.field(pytree_node=False, default=True)
+    weight_init: str = struct.field(pytree_node=False, default="orthogonal")  # networks.mlp.INITS
     # hyper-parameters (pytree leaves: vmap sweeps them)
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
@@ -58,6 +60,14 @@ class SoftActorCriticConfig(OffPolicyConfig):
     init_alpha: float = 1.0
     reward_scale: float = 1.0
     max_grad_norm: float = 0.0  # global-norm clipping; <= 0 turns it off
+
+
+def check_network_init(config: Any) -> None:
+    """Raises a ValueError naming the config if its `weight_init` is unknown."""
+    try:
+        check_init(getattr(config, "weight_init", "orthogonal"))
+    except ValueError as err:
+        raise ValueError(f"{type(config).__name__}.weight_init: {err}") from None
 
 
 SOFT_ACTOR_CRITIC_CHECKS = {
@@ -132,21 +142,32 @@ def observe_batch(stats: running_stats.RunningStats, obs: jax.Array, obs_space: 
 # Networks
 
 
+LOG_STD_BOUNDS = ("tanh", "clip")
+
+
 class GaussianActor(nn.Module):
-    """Mean and log standard deviation of a diagonal Gaussian over pre-tanh actions;
-    log_std squashed smoothly into [log_std_min, log_std_max]."""
+    """Mean and log standard deviation of a diagonal Gaussian over pre-tanh actions, from
+    two Dense heads on a shared torso. log_std is kept in [log_std_min, log_std_max]
+    smoothly (`log_std_bound="tanh"`, after CleanRL/DrQ) or by a hard clip ("clip", as
+    REDQ's core.py `torch.clamp(log_std, LOG_SIG_MIN, LOG_SIG_MAX)`). With the default
+    orthogonal init the heads use gain 0.01; other inits treat them like any layer."""
 
     action_dim: int
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    log_std_bound: str = "tanh"
+    weight_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        features = MLP(tuple(self.hidden_sizes), self.activation)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))(features)
-        raw = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))(features)
+        features = MLP(tuple(self.hidden_sizes), self.activation, weight_init=self.weight_init)(obs)
+        width = features.shape[-1]
+        mean = dense(self.action_dim, self.weight_init, width, 0.01)(features)
+        raw = dense(self.action_dim, self.weight_init, width, 0.01)(features)
+        if self.log_std_bound == "clip":
+            return mean, jnp.clip(raw, self.log_std_min, self.log_std_max)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
         return mean, log_std
 
@@ -157,21 +178,23 @@ class DeterministicActor(nn.Module):
     action_dim: int
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
+    weight_init: str = "orthogonal"  # networks.mlp.INITS; the orthogonal head has gain 0.01
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        features = MLP(tuple(self.hidden_sizes), self.activation)(obs)
-        return jnp.tanh(nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))(features))
+        features = MLP(tuple(self.hidden_sizes), self.activation, weight_init=self.weight_init)(obs)
+        return jnp.tanh(dense(self.action_dim, self.weight_init, features.shape[-1], 0.01)(features))
 
 
 class _QNetwork(nn.Module):
     hidden_sizes: Sequence[int]
     activation: str
+    weight_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(tuple(self.hidden_sizes), self.activation, output_size=1)(x)[..., 0]
+        return MLP(tuple(self.hidden_sizes), self.activation, output_size=1, weight_init=self.weight_init)(x)[..., 0]
 
 
 class QEnsemble(nn.Module):
@@ -181,6 +204,7 @@ class QEnsemble(nn.Module):
     num_critics: int = 2
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
+    weight_init: str = "orthogonal"  # networks.mlp.INITS
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
@@ -192,7 +216,7 @@ class QEnsemble(nn.Module):
             out_axes=-1,
             axis_size=self.num_critics,
         )
-        return ensemble(tuple(self.hidden_sizes), self.activation)(obs, action)
+        return ensemble(tuple(self.hidden_sizes), self.activation, self.weight_init)(obs, action)
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,8 +224,10 @@ class QEnsemble(nn.Module):
 
 
 def critic_network(config: Any) -> QEnsemble:
-    """The Q-ensemble a config describes (`num_critics`, `critic_hidden`, `activation`)."""
-    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation)
+    """The Q-ensemble a config describes (`num_critics`, `critic_hidden`, `activation`, and
+    `weight_init` when the config has one)."""
+    return QEnsemble(config.num_critics, tuple(config.critic_hidden), config.activation,
+                     getattr(config, "weight_init", "orthogonal"))
 
 
 def init_actor_critic(key: jax.Array, spec: EnvSpec, config: Any, actor: nn.Module,
@@ -257,7 +283,15 @@ def _clipped_adam(learning_rate: Any, max_grad_norm: Any) -> optax.GradientTrans
     return optax.chain(optax.clip_by_global_norm(limit), optax.adam(learning_rate))
 
 
+def _clipped_adamw(learning_rate: Any, weight_decay: Any, max_grad_norm: Any) -> optax.GradientTransformation:
+    # Decoupled weight decay on every parameter (torch.optim.AdamW: biases and LayerNorm
+    # scales included), Adam's betas (0.9, 0.999) and eps 1e-8 as torch's defaults.
+    limit = jnp.where(max_grad_norm > 0, max_grad_norm, jnp.inf)
+    return optax.chain(optax.clip_by_global_norm(limit), optax.adamw(learning_rate, weight_decay=weight_decay))
+
+
 ADAM = optax.inject_hyperparams(_clipped_adam)
+ADAMW = optax.inject_hyperparams(_clipped_adamw)
 
 
 @struct.dataclass
@@ -268,13 +302,20 @@ class Learner:
     opt_state: Any
 
 
-def make_learner(params: Any, learning_rate: Any, max_grad_norm: Any) -> Learner:
-    return Learner(params, ADAM(learning_rate=learning_rate, max_grad_norm=max_grad_norm).init(params))
+def make_learner(params: Any, learning_rate: Any, max_grad_norm: Any, weight_decay: Any = None) -> Learner:
+    """Adam, or AdamW (decoupled weight decay) when `weight_decay` is given."""
+    if weight_decay is None:
+        return Learner(params, ADAM(learning_rate=learning_rate, max_grad_norm=max_grad_norm).init(params))
+    tx = ADAMW(learning_rate=learning_rate, weight_decay=weight_decay, max_grad_norm=max_grad_norm)
+    return Learner(params, tx.init(params))
 
 
 def apply_gradients(learner: Learner, grads: Any) -> Learner:
-    """One Adam step with the hyper-parameters stored in the optimiser state."""
-    tx = ADAM(learning_rate=0.0, max_grad_norm=0.0)  # values unused: the state holds them
+    """One Adam (AdamW) step with the hyper-parameters stored in the optimiser state."""
+    if "weight_decay" in learner.opt_state.hyperparams:
+        tx = ADAMW(learning_rate=0.0, weight_decay=0.0, max_grad_norm=0.0)  # values unused: the state holds them
+    else:
+        tx = ADAM(learning_rate=0.0, max_grad_norm=0.0)
     updates, opt_state = tx.update(grads, learner.opt_state, learner.params)
     return Learner(optax.apply_updates(learner.params, updates), opt_state)
 

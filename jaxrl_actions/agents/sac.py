@@ -22,7 +22,7 @@ replayed batches (kept in the state, updated by `update`).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,7 @@ from jaxrl_actions import td
 from jaxrl_actions.agents.base import register
 from jaxrl_actions.agents.base import Agent, validate_config
 from jaxrl_actions.agents.continuous import (
+    LOG_STD_BOUNDS,
     SOFT_ACTOR_CRITIC_CHECKS,
     GaussianActor,
     Learner,
@@ -40,6 +41,7 @@ from jaxrl_actions.agents.continuous import (
     agent_obs,
     apply_gradients,
     check_box_spec,
+    check_network_init,
     ensemble_target,
     init_actor_critic,
     init_obs_stats,
@@ -63,10 +65,15 @@ class SACConfig(SoftActorCriticConfig):
     actor_q: str = struct.field(pytree_node=False, default="min")  # "min" (SAC) | "mean" (REDQ)
     policy_delay: int = struct.field(pytree_node=False, default=1)  # critic steps per actor step
     normalize_obs: bool = struct.field(pytree_node=False, default=False)  # running moments of replayed obs
-    # hyper-parameters (pytree leaves: vmap sweeps them)
-    target_entropy_per_dim: float = -1.0  # target entropy = this * action_dim
     log_std_min: float = struct.field(pytree_node=False, default=-5.0)
     log_std_max: float = struct.field(pytree_node=False, default=2.0)
+    log_std_bound: str = struct.field(pytree_node=False, default="tanh")  # "tanh" (smooth) | "clip" (REDQ)
+    # hyper-parameters (pytree leaves: vmap sweeps them)
+    # Target entropy -|A| (Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and
+    # Applications", Sec. 5): target_entropy_per_dim * action_dim, unless `target_entropy`
+    # gives it absolutely (e.g. the MBPO per-env table REDQ uses, agents/redq.py).
+    target_entropy_per_dim: float = -1.0
+    target_entropy: Optional[float] = None
 
 
 @struct.dataclass
@@ -90,10 +97,22 @@ def check(config: SACConfig) -> None:
         raise ValueError(f"{type(config).__name__}.target_subset={config.target_subset} exceeds num_critics={config.num_critics}")
     if config.actor_q not in ACTOR_Q_REDUCTIONS:
         raise ValueError(f"{type(config).__name__}.actor_q={config.actor_q!r}; choose one of {ACTOR_Q_REDUCTIONS}")
+    if config.log_std_bound not in LOG_STD_BOUNDS:
+        raise ValueError(f"{type(config).__name__}.log_std_bound={config.log_std_bound!r}; choose one of {LOG_STD_BOUNDS}")
+    check_network_init(config)
+
+
+def target_entropy(config: SACConfig, action_dim: int) -> jax.Array:
+    """The entropy the temperature tunes towards: `target_entropy` when set, else
+    target_entropy_per_dim * action_dim."""
+    if config.target_entropy is None:
+        return config.target_entropy_per_dim * action_dim
+    return jnp.asarray(config.target_entropy, jnp.float32)
 
 
 def _actor(config: SACConfig, action_dim: int) -> GaussianActor:
-    return GaussianActor(action_dim, tuple(config.actor_hidden), config.activation, config.log_std_min, config.log_std_max)
+    return GaussianActor(action_dim, tuple(config.actor_hidden), config.activation, config.log_std_min,
+                         config.log_std_max, config.log_std_bound, config.weight_init)
 
 
 def _action_dim(spec: EnvSpec) -> int:
@@ -168,8 +187,7 @@ def _update_actor_and_alpha(state: SACState, batch: Transition, key) -> tuple[SA
     actor = apply_gradients(state.actor, grads)
     log_alpha = state.log_alpha
     if config.autotune_alpha:
-        target_entropy = config.target_entropy_per_dim * _action_dim(state.spec)
-        alpha_grads = jax.grad(_alpha_loss)(log_alpha.params, log_prob, target_entropy)
+        alpha_grads = jax.grad(_alpha_loss)(log_alpha.params, log_prob, target_entropy(config, _action_dim(state.spec)))
         log_alpha = apply_gradients(log_alpha, alpha_grads)
     metrics = {"actor_loss": actor_loss, "entropy": -jnp.mean(log_prob)}
     return state.replace(actor=actor, log_alpha=log_alpha), metrics

@@ -13,6 +13,12 @@ One `update` is one gradient step:
 Noise scales are fractions of the half-width of the allowed interval: exploration and
 smoothing noise are added to the unit action u in [-1, 1] before it is squashed into the
 state's (low, high) mask, so actions never leave the mask. `normalize_obs` as in SAC.
+
+Defaults: the authors' later repository (sfujim/TD3 HEAD, "Python3 + Hyper-parameters
+update", 2019): (256, 256) layers, Adam 3e-4, batch 256, 25k random steps. The paper's
+settings (Table 1 / the paper-era code sfujim/TD3 @ bc98e62: (400, 300) layers, Adam 1e-3,
+batch 100, PyTorch's default init, 10k random steps on HalfCheetah/Ant and 1k elsewhere)
+are `PAPER_2018` (plus the per-env warm-up in `PAPER_2018_START_STEPS`).
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from jaxrl_actions.agents.continuous import (
     agent_obs,
     apply_gradients,
     check_box_spec,
+    check_network_init,
     init_actor_critic,
     init_obs_stats,
     make_learner,
@@ -54,6 +61,7 @@ class TD3Config(OffPolicyConfig):
     target_smoothing: bool = struct.field(pytree_node=False, default=True)
     policy_delay: int = struct.field(pytree_node=False, default=2)
     normalize_obs: bool = struct.field(pytree_node=False, default=False)  # running moments of replayed obs
+    weight_init: str = struct.field(pytree_node=False, default="orthogonal")  # networks.mlp.INITS ("torch": the paper's)
     # hyper-parameters (pytree leaves)
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
@@ -68,6 +76,15 @@ class TD3Config(OffPolicyConfig):
     @property
     def num_critics(self) -> int:
         return 2 if self.twin_critics else 1
+
+
+# The TD3 paper's settings (sfujim/TD3 @ bc98e62, TD3.py and main.py): layer sizes of actor
+# and both critics, Adam's default lr 1e-3 (no lr passed), batch 100, torch.nn.Linear init.
+PAPER_2018 = dict(actor_hidden=(400, 300), critic_hidden=(400, 300), actor_lr=1e-3, critic_lr=1e-3, batch_size=100,
+                  weight_init="torch")
+# --start_timesteps per env (run_experiments.sh @ bc98e62).
+PAPER_2018_START_STEPS = {"halfcheetah": 10_000, "ant": 10_000, "hopper": 1_000, "walker2d": 1_000,
+                          "inverted_pendulum": 1_000, "inverted_double_pendulum": 1_000, "reacher": 1_000}
 
 
 @struct.dataclass
@@ -96,10 +113,11 @@ def check(config: TD3Config) -> None:
         "exploration_noise": lambda v: v >= 0, "target_noise": lambda v: v >= 0,
         "target_noise_clip": lambda v: v >= 0, "reward_scale": lambda v: v > 0, "policy_delay": lambda v: v >= 1,
     })
+    check_network_init(config)
 
 
 def _actor(config: TD3Config, action_dim: int) -> DeterministicActor:
-    return DeterministicActor(action_dim, tuple(config.actor_hidden), config.activation)
+    return DeterministicActor(action_dim, tuple(config.actor_hidden), config.activation, config.weight_init)
 
 
 def _action_dim(spec: EnvSpec) -> int:

@@ -56,9 +56,44 @@ def orthogonal(scale: float = np.sqrt(2.0), column_axis: int = -1):
     return init
 
 
+# Weight initialisations by name (the authors' choices the agents follow):
+#   "orthogonal"       hidden kernels orthogonal(sqrt 2), output orthogonal(output_scale),
+#                      biases 0 (this library's default, after PPO/CleanRL)
+#   "orthogonal_unit"  every kernel orthogonal(1.0) (torch.nn.init.orthogonal_ default gain),
+#                      output orthogonal(output_scale), biases 0 (DrQ-v2/CQN utils.weight_init)
+#   "xavier"           every kernel xavier_uniform (gain 1), biases 0 (REDQ core.weights_init_)
+#   "torch"            PyTorch's nn.Linear default: kernel and bias U(-1/sqrt(fan_in),
+#                      1/sqrt(fan_in)) (kaiming_uniform with a = sqrt 5; TD3's paper code)
+INITS = ("orthogonal", "orthogonal_unit", "xavier", "torch")
+
+
+def check_init(name: str) -> None:
+    if name not in INITS:
+        raise ValueError(f"unknown init {name!r}; choose one of {INITS}")
+
+
+def dense(features: int, init: str = "orthogonal", fan_in: int | None = None, scale: float | None = None,
+          name: str | None = None) -> nn.Dense:
+    """A Dense layer initialised by `init` (see INITS). `scale` is the orthogonal gain (None:
+    the init's hidden-layer gain); `fan_in` (the input width) is needed by "torch"."""
+    check_init(init)
+    if init == "xavier":
+        return nn.Dense(features, kernel_init=nn.initializers.xavier_uniform(), name=name)
+    if init == "torch":
+        bound = 1.0 / math.sqrt(fan_in)
+        uniform = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)  # noqa: E731
+        return nn.Dense(features, kernel_init=uniform, bias_init=uniform, name=name)
+    if scale is None:
+        scale = np.sqrt(2.0) if init == "orthogonal" else 1.0
+    return nn.Dense(features, kernel_init=orthogonal(scale), name=name)
+
+
 class MLP(nn.Module):
     """Flattens the trailing observation axes of `x` ([..., *obs_shape]) and applies
-    Dense layers. `output_size=None` returns the last hidden features.
+    Dense layers. `output_size=None` returns the last hidden features. `layer_norm` puts a
+    LayerNorm between each hidden Dense and its activation (CQN's C2FCriticNetwork);
+    `weight_init` names the weight initialisation (INITS); `output_scale` is the output layer's
+    orthogonal gain (orthogonal inits only).
 
     `conv_layers`: for image observations ([..., H, W, C], obs_ndim 3), convolutions applied
     first, each (features, kernel size, max-pool window or 1): valid padding, stride 1,
@@ -70,6 +105,8 @@ class MLP(nn.Module):
     output_scale: float = 1.0
     obs_ndim: int = 1  # trailing axes that belong to one observation
     conv_layers: Sequence[tuple] = ()
+    layer_norm: bool = False
+    weight_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
@@ -86,7 +123,10 @@ class MLP(nn.Module):
             x = x.reshape(batch + (-1,))
         act = activation(self.activation)
         for size in self.hidden_sizes:
-            x = act(nn.Dense(size, kernel_init=orthogonal())(x))
+            x = dense(size, self.weight_init, x.shape[-1])(x)
+            if self.layer_norm:
+                x = nn.LayerNorm(epsilon=1e-5)(x)  # torch.nn.LayerNorm's eps
+            x = act(x)
         if self.output_size is not None:
-            x = nn.Dense(self.output_size, kernel_init=orthogonal(self.output_scale))(x)
+            x = dense(self.output_size, self.weight_init, x.shape[-1], self.output_scale)(x)
         return x
