@@ -15,6 +15,10 @@ plus what its loop family needs:
                 update(state, rollout, key) -> (state, metrics)   (rollout: buffers.rollout.Rollout)
     off_policy: update(state, batch, key) -> (state, metrics)     (batch: types.Transition [B])
     bandit:     update(state, action, feedback) -> state
+    online:     policy_step(state, obs, mask, key) -> PolicyOutput (raw_action: what the
+                policy sampled before mapping it to the action; stored in
+                Transition.behaviour), update(state, transition, key) -> (state, metrics)
+                with transition: types.Transition [num_envs] of one env step
 
 The loop families live in `jaxrl_actions.training`; `make_train(env, agent, config)` picks
 one by `agent.family`.
@@ -40,7 +44,7 @@ class PolicyOutput(NamedTuple):
 @dataclasses.dataclass(frozen=True)
 class Agent:
     name: str
-    family: str  # "on_policy" | "off_policy" | "bandit"
+    family: str  # "on_policy" | "off_policy" | "bandit" | "online" | "restless"
     config_cls: type
     init: Callable
     act: Callable
