@@ -19,9 +19,9 @@ Contenders (cost = minus the undiscounted return of a 100-period episode, lower 
 Learners train `--steps` env steps per seed (one env, one update per step, as the paper) and
 are then evaluated on `--episodes` episodes: `final_cost` with the authors' evaluation
 (`get_action(training=False)`: proxy still sampled, search without random moves) and
-`greedy_cost` with the actor's mean proxy. Variants of the learner are named
-`<agent>+<option>` (e.g. `dnc+rs`: rewards scaled by `REWARD_SCALE`, an option off by
-default; not the paper's).
+`greedy_cost` with the actor's mean proxy. Variants of a learner are named
+`<learner>+<option>...` with options from `OPTIONS` (`rs`: rewards x 1e-3, `sa10`: ten
+annealing iterations, `std03`: proxy std 0.3); none is the paper's setting.
 
 Writes DIR/dnc_inventory.json ({"M": {m: {"agents": {name: {"final_cost_mean",
 "final_cost_per_seed", ...}}}}}), DIR/dnc_inventory.md (the table) and DIR/dnc_inventory.png
@@ -76,9 +76,11 @@ class Budget(NamedTuple):
     episodes: int  # evaluation episodes per seed / per baseline
     chunk: int  # env steps per learning-curve point
     grid_episodes: int  # episodes per (s, S) candidate
+    grid_step: int = 4  # spacing of the coarse (s, S) grid
+    grid_rounds: int = 2  # coordinate-refinement rounds after it
 
 
-QUICK = Budget(sizes=(2,), steps=2_000, seeds=2, episodes=8, chunk=500, grid_episodes=16)
+QUICK = Budget(sizes=(2,), steps=2_000, seeds=2, episodes=8, chunk=500, grid_episodes=16, grid_step=8, grid_rounds=1)
 FULL = Budget(sizes=(2, 10), steps=200_000, seeds=3, episodes=100, chunk=10_000, grid_episodes=200)
 
 
@@ -136,9 +138,9 @@ def episode_costs(env, policy: Callable, key, episodes: int) -> jax.Array:
     return jax.vmap(episode)(jax.random.split(key, episodes))
 
 
-def ss_grid(M: int, key, episodes: int, rounds: int = 2) -> dict:
+def ss_grid(M: int, key, episodes: int, step: int = 4, rounds: int = 2) -> dict:
     """The best (s, S) by item parity on common random numbers (every candidate on the same
-    episodes): a joint coarse grid over the (s, S) of even and odd items at once (steps of 4,
+    episodes): a joint coarse grid over the (s, S) of even and odd items at once (`step` apart,
     `episodes // 8` episodes each), then coordinate refinement in steps of 1 around the best
     (`episodes` each), `rounds` times; the paper's values are kept if the result does not
     beat them."""
@@ -153,8 +155,9 @@ def ss_grid(M: int, key, episodes: int, rounds: int = 2) -> dict:
         return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(s_pairs), jnp.asarray(big_pairs)))
 
     k_coarse, k_fine = jax.random.split(key)
-    coarse_even = [(s, s + gap) for s in range(10, 39, 4) for gap in range(0, 37, 4)]
-    coarse_odd = [(s, s + gap) for s in range(2, 27, 4) for gap in range(0, 29, 4)] if M > 1 else [(PAPER_S[1], PAPER_BIG_S[1])]
+    coarse_even = [(s, s + gap) for s in range(10, 39, step) for gap in range(0, 37, step)]
+    coarse_odd = ([(s, s + gap) for s in range(2, 27, step) for gap in range(0, 29, step)] if M > 1
+                  else [(PAPER_S[1], PAPER_BIG_S[1])])
     pairs = [(e, o) for e in coarse_even for o in coarse_odd]
     values = costs([[e[0], o[0]] for e, o in pairs], [[e[1], o[1]] for e, o in pairs], k_coarse, max(1, episodes // 8))
     (s_e, big_e), (s_o, big_o) = pairs[int(np.argmin(values))]
@@ -256,7 +259,7 @@ def run_study(budget: Budget, names: list[str], out: str, seed: int = 0, log=pri
         key = jax.random.fold_in(jax.random.key(seed), M)
         k_grid, k_base, k_learn = jax.random.split(key, 3)
         log(f"M={M}: 67^{M} = 10^{M * np.log10(67):.1f} joint actions")
-        tuned = ss_grid(M, k_grid, budget.grid_episodes)
+        tuned = ss_grid(M, k_grid, budget.grid_episodes, budget.grid_step, budget.grid_rounds)
         log(f"  (s, S) grid search: s={tuned['s']}, S={tuned['S']}")
         agents_out = {}
         for name in names:

@@ -32,8 +32,9 @@ target networks; batch [B] = num_envs, B = 1 in the paper):
                                              not_absorbing = (done != 1) counts the time limit
     critic loss = mean_B huber(Q(s, a) - y)   (F.huber_loss, delta 1; y held fixed)
     actor loss  = -sum_{B, M} stop_grad(y - Q(s, a)) log N(u | mean(s), std)
-The two losses are summed and take one SGD step (lr 1e-2 each), each module's gradient
-clipped to global norm 1 first (`Agent.step(loss, clip_norm=1)`).
+The two losses are summed and take one SGD step (lr 1e-2 each; `optim` picks the parser's
+other choices), each module's gradient clipped to global norm 1 first
+(`Agent.step(loss, clip_norm=1)`).
 
 Evaluation (`act(..., deterministic=True)`): the mapping runs with training=False (no random
 search moves). The authors' `get_action` samples the proxy even then
@@ -78,6 +79,7 @@ class QACConfig(OnlineConfig):
     obs_high: Optional[float] = struct.field(pytree_node=False, default=None)
     bootstrap_truncated: bool = struct.field(pytree_node=False, default=False)  # authors: done stops it
     sample_proxy_at_eval: bool = struct.field(pytree_node=False, default=True)  # QAC_C2DMapping.get_action
+    optim: str = struct.field(pytree_node=False, default="sgd")  # --optim sgd (the parser also offers adam)
     actor_lr: float = 1e-2  # --actor_lr 1e-2
     critic_lr: float = 1e-2  # --critic_lr 1e-2
     gamma: float = 0.999  # --gamma 0.999
@@ -101,21 +103,26 @@ class Learner:
     opt_state: Any
 
 
-def _clipped_sgd(learning_rate: Any, max_grad_norm: Any) -> optax.GradientTransformation:
-    limit = jnp.where(max_grad_norm > 0, max_grad_norm, jnp.inf)  # <= 0: no clipping
-    return optax.chain(optax.clip_by_global_norm(limit), optax.sgd(learning_rate))
+def _clipped(optimizer: Callable) -> Callable:
+    def make(learning_rate: Any, max_grad_norm: Any) -> optax.GradientTransformation:
+        limit = jnp.where(max_grad_norm > 0, max_grad_norm, jnp.inf)  # <= 0: no clipping
+        return optax.chain(optax.clip_by_global_norm(limit), optimizer(learning_rate))
+
+    return optax.inject_hyperparams(make)
 
 
-SGD = optax.inject_hyperparams(_clipped_sgd)
+# The parser's --optim choices (torch defaults: SGD without momentum, Adam betas 0.9/0.999).
+OPTIMIZERS = {"sgd": _clipped(optax.sgd), "adam": _clipped(optax.adam), "rmsprop": _clipped(optax.rmsprop)}
 
 
-def make_learner(params: Any, learning_rate: Any, max_grad_norm: Any) -> Learner:
-    return Learner(params, SGD(learning_rate=learning_rate, max_grad_norm=max_grad_norm).init(params))
+def make_learner(params: Any, learning_rate: Any, max_grad_norm: Any, optim: str = "sgd") -> Learner:
+    return Learner(params, OPTIMIZERS[optim](learning_rate=learning_rate, max_grad_norm=max_grad_norm).init(params))
 
 
-def sgd_step(learner: Learner, grads: Any) -> Learner:
-    """Clip this module's gradient to its global norm, then one SGD step."""
-    updates, opt_state = SGD(learning_rate=0.0, max_grad_norm=0.0).update(grads, learner.opt_state, learner.params)
+def sgd_step(learner: Learner, grads: Any, optim: str = "sgd") -> Learner:
+    """Clip this module's gradient to its global norm, then one optimiser step (SGD by default)."""
+    tx = OPTIMIZERS[optim](learning_rate=0.0, max_grad_norm=0.0)  # values unused: the state holds them
+    updates, opt_state = tx.update(grads, learner.opt_state, learner.params)
     return Learner(optax.apply_updates(learner.params, updates), opt_state)
 
 
@@ -180,6 +187,8 @@ def check_config(config: QACConfig) -> None:
     """Host-side checks, naming the field and value."""
     if int(config.fourier_order) < 1:
         raise ValueError(f"{type(config).__name__}.fourier_order={config.fourier_order!r} must be >= 1")
+    if config.optim not in OPTIMIZERS:
+        raise ValueError(f"{type(config).__name__}.optim={config.optim!r} must be one of {sorted(OPTIMIZERS)}")
     if int(config.critic_hidden) < 1:
         raise ValueError(f"{type(config).__name__}.critic_hidden={config.critic_hidden!r} must be >= 1")
     validate_config(config, {
@@ -232,8 +241,8 @@ def init(key: jax.Array, spec: EnvSpec, config: QACConfig, agent: str = "QAC",
     actor_params = LinearGaussianMean(m).init(k_actor, phi)
     critic_params = QCritic(config.critic_hidden).init(k_critic, phi, jnp.zeros((m,), jnp.float32))
     return QACState(
-        actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
-        critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm),
+        actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm, config.optim),
+        critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm, config.optim),
         updates=jnp.int32(0), config=config, spec=spec, obs_low=low, obs_high=high)
 
 
@@ -301,8 +310,9 @@ def make_update(mapping: Mapping):
         """One SGD step on the summed losses of this env step's transitions [B]."""
         params = (state.actor.params, state.critic.params)
         (g_actor, g_critic), metrics = jax.grad(losses, has_aux=True)(params, state, batch, key)
-        state = state.replace(actor=sgd_step(state.actor, g_actor), critic=sgd_step(state.critic, g_critic),
-                              updates=state.updates + 1)
+        optim = state.config.optim
+        state = state.replace(actor=sgd_step(state.actor, g_actor, optim),
+                              critic=sgd_step(state.critic, g_critic, optim), updates=state.updates + 1)
         return state, metrics
 
     return update
