@@ -2,21 +2,21 @@
 ever enumerating the K^M joint actions.
 
 A grid action is `int32[M]` with entry i in [0, nvec[i]). A continuous *proxy* is a point
-`float32[M]` in the box [0, nvec - 1]; the actor-critic agents produce it from a unit action
-u in [-1, 1]^M (`unit_to_proxy`), and critics see grid actions in the same units
-(`grid_to_unit`), so a proxy and the grid points near it are close in the critic's input.
+`float32[M]` in the box [0, nvec - 1]; actor-critic agents produce it from a unit action
+u in [-1, 1]^M (`unit_to_proxy`).
 
     unit_to_proxy(u, nvec) -> float32[M]         grid_to_unit(a, nvec) -> float32[M]
     round_to_grid(proxy, nvec) -> int32[M]
+    minmax_base(u, nvec, a_clip) -> int32[M]
+        DNC's base action: clip u to [-a_clip, a_clip], rescale onto the grid, round
     unit_neighbours(action, nvec, max_distance) -> (int32[2 d M, M], bool[2 d M])
-        every action that moves one dimension by +-1..d (and whether it stays on the grid)
-    random_neighbours(key, action, nvec, num, max_distance, move_prob) -> int32[num, M]
-        several dimensions moved at once, each with probability move_prob
+        every action that moves one dimension by +-1..d (and whether it stays on the grid):
+        DNC's deterministic neighbourhood with d = perturbation_range
     k_nearest(proxy, nvec, k) -> (int32[k, M], bool[k])
         the exact k grid points nearest the proxy in L2 (a beam over dimensions)
-    anneal(key, start, score_fn, nvec, ...) -> (int32[M], float32[])
-        simulated annealing over neighbourhoods scored by `score_fn` (a critic); returns the
-        best action seen, so never one scoring below `start`
+    simulated_annealing(key, base, score_fn, nvec, ...) -> (int32[M], float32[])
+        DNC's search (Akkerman et al. 2024) over neighbourhoods scored by `score_fn` (a
+        critic), a fixed number of iterations as a `lax.scan`; returns the best action seen
 
 All functions work on one action; `vmap` them over a batch. `nvec` is a static tuple.
 """
@@ -54,6 +54,14 @@ def round_to_grid(proxy: Array, nvec: Sequence[int]) -> Array:
     return jnp.clip(jnp.round(proxy), 0.0, _top(nvec)).astype(jnp.int32)
 
 
+def minmax_base(unit: Array, nvec: Sequence[int], a_clip: Array = 1.0) -> Array:
+    """DNC's base action (`Dnc.get_baseaction_minmax`): clip the proxy u to [-a_clip, a_clip],
+    rescale that interval linearly onto [0, nvec - 1], round to the nearest integer
+    (half to even, as torch.round): int32[M]. Alone, this is the MinMax mapping."""
+    a_clip = jnp.asarray(a_clip, jnp.float32)
+    return round_to_grid(unit_to_proxy(jnp.clip(unit, -a_clip, a_clip) / a_clip, nvec), nvec)
+
+
 def unit_neighbours(action: Array, nvec: Sequence[int], max_distance: int = 1) -> tuple[Array, Array]:
     """(int32[2 d M, M] candidates, bool[2 d M] on the grid): `action` with one dimension
     moved by +-1..d. Off-grid candidates are clipped back (duplicates of others) and
@@ -66,19 +74,6 @@ def unit_neighbours(action: Array, nvec: Sequence[int], max_distance: int = 1) -
     moved = action[None, :] + moves
     valid = jnp.all((moved >= 0) & (moved <= _top(nvec).astype(jnp.int32)), axis=-1)
     return jnp.clip(moved, 0, _top(nvec).astype(jnp.int32)), valid
-
-
-def random_neighbours(key: Array, action: Array, nvec: Sequence[int], num: int, max_distance: int = 1,
-                      move_prob: float = 0.1) -> Array:
-    """int32[num, M]: copies of `action` in which each dimension moves, with probability
-    `move_prob`, by a uniform +-1..d (clipped to the grid)."""
-    m = len(nvec)
-    k_move, k_size, k_sign = jax.random.split(key, 3)
-    moves = jax.random.bernoulli(k_move, move_prob, (num, m))
-    size = jax.random.randint(k_size, (num, m), 1, max_distance + 1)
-    sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (num, m)), 1, -1)
-    moved = action[None, :] + jnp.where(moves, size * sign, 0)
-    return jnp.clip(moved, 0, _top(nvec).astype(jnp.int32)).astype(jnp.int32)
 
 
 def k_nearest(proxy: Array, nvec: Sequence[int], k: int) -> tuple[Array, Array]:
@@ -111,42 +106,77 @@ def k_nearest(proxy: Array, nvec: Sequence[int], k: int) -> tuple[Array, Array]:
     return actions, jnp.isfinite(cost)
 
 
-def anneal(key: Array, start: Array, score_fn: ScoreFn, nvec: Sequence[int], *, steps: int, max_distance: int = 1,
-           num_random: int = 0, move_prob: float = 0.1, temperature: Array = 1.0, cooling: Array = 0.9
-           ) -> tuple[Array, Array]:
-    """Simulated annealing from `start` (int32[M]) over neighbourhoods, the DNC search.
 
-    Each of `steps` iterations scores, in one batch, every one-dimension move of the current
-    action by +-1..max_distance (`unit_neighbours`) and `num_random` multi-dimension moves
-    (`random_neighbours`); it moves to the best of them if that improves on the current
-    score, else still moves there with probability exp(delta / temperature) (escaping local
-    optima); the temperature is multiplied by `cooling` each iteration. Returns the best
-    action seen and its score: (int32[M], float32[]), never worse than `start`'s score.
+
+def sa_schedule(search_steps: int, cooling: float) -> tuple[int, ...]:
+    """The pool sizes k of DNC's annealing iterations (`Dnc.simulatedAnnealing`): k starts at
+    search_steps and drops by max(int(cooling * search_steps), 1) while it is positive; ()
+    for search_steps = 0 (MinMax)."""
+    step = max(int(cooling * search_steps), 1)
+    return tuple(range(int(search_steps), 0, -step))
+
+
+def simulated_annealing(key: Array, base: Array, score_fn: ScoreFn, nvec: Sequence[int], *, search_steps: int = 1,
+                        perturbation_range: int = 10, cooling: float = 0.1, initial_acceptance: Array = 0.9,
+                        acceptance_cooling: Array = 0.225, training: bool = True) -> tuple[Array, Array]:
+    """DNC's neighbourhood search from `base` (int32[M]), as the authors' `Dnc.simulatedAnnealing`:
+    (the best action seen int32[M], its score float32[]), never scoring below `base`.
+
+    Iteration t (pool size k_t from `sa_schedule`, a static `lax.scan`) scores the base and
+    its neighbourhood (`unit_neighbours` with d = perturbation_range; off-grid duplicates
+    are left out, as the authors' torch.unique does) in one batch, adds the k_t best to a
+    pool, then
+      - a neighbour beats the base: move there (and keep it if it beats the best so far);
+      - else, training only, with probability exp(-(Q_base - Q_top) / ratio): move to the
+        top-scored candidate and lower the acceptance ratio by `acceptance_cooling`;
+      - else, training only: jump to a random pool member and take it out of the pool.
+    The base is among the scored candidates, so when no neighbour beats it Q_top == Q_base
+    and the acceptance probability is exp(0) = 1: as in the authors' code, the random jump
+    happens only if the ratio is exactly 0. Without `training` it is a greedy hill climb.
     """
-    start = jnp.asarray(start, jnp.int32)
-    start_score = score_fn(start[None, :])[0]
+    schedule = sa_schedule(search_steps, cooling)
+    base = jnp.asarray(base, jnp.int32)
+    base_score = score_fn(base[None, :])[0]
+    if not schedule:
+        return base, base_score
+    m = len(nvec)
+    num_cands = 2 * int(perturbation_range) * m + 1
+    width = min(schedule[0], num_cands)  # candidates a single iteration may add to the pool
+    capacity = sum(min(k, num_cands) for k in schedule) + width
 
-    def iteration(carry, k):
-        current, current_score, best, best_score, temp = carry
-        k_random, k_accept = jax.random.split(k)
-        cands, valid = unit_neighbours(current, nvec, max_distance)
-        if num_random > 0:
-            extra = random_neighbours(k_random, current, nvec, num_random, max_distance, move_prob)
-            cands = jnp.concatenate([cands, extra], axis=0)
-            valid = jnp.concatenate([valid, jnp.any(extra != current[None, :], axis=-1)])
-        scores = jnp.where(valid, score_fn(cands), -jnp.inf)  # [N]
-        pick = jnp.argmax(scores)
-        cand, cand_score = cands[pick], scores[pick]
-        delta = cand_score - current_score
-        accept = jnp.isfinite(cand_score) & (
-            (delta > 0) | (jax.random.uniform(k_accept) < jnp.exp(delta / jnp.maximum(temp, 1e-8))))
-        current = jnp.where(accept, cand, current)
-        current_score = jnp.where(accept, cand_score, current_score)
-        better = current_score > best_score
-        best = jnp.where(better, current, best)
-        best_score = jnp.where(better, current_score, best_score)
-        return (current, current_score, best, best_score, temp * cooling), None
+    def iteration(carry, inputs):
+        current, best, best_score, ratio, pool, pool_ok, fill = carry
+        k_t, k = inputs
+        k_accept, k_jump = jax.random.split(k)
+        cands, valid = unit_neighbours(current, nvec, perturbation_range)
+        cands = jnp.concatenate([cands, current[None, :]], axis=0)  # the base is scored last
+        valid = jnp.concatenate([valid, jnp.ones((1,), bool)])
+        scores = jnp.where(valid, score_fn(cands), -jnp.inf)  # [2 d M + 1]
+        top_scores, top_index = jax.lax.top_k(scores, width)
+        entering = (jnp.arange(width) < k_t) & jnp.isfinite(top_scores)
+        pool = jax.lax.dynamic_update_slice(pool, cands[top_index], (fill, 0))
+        pool_ok = jax.lax.dynamic_update_slice(pool_ok, entering, (fill,))
+        fill = fill + jnp.minimum(k_t, width)
+        top, top_score = cands[top_index[0]], top_scores[0]
 
-    init = (start, start_score, start, start_score, jnp.asarray(temperature, jnp.float32))
-    (_, _, best, best_score, _), _ = jax.lax.scan(iteration, init, jax.random.split(key, steps))
+        improves = top_score > scores[-1]
+        new_best = improves & (top_score > best_score)
+        best = jnp.where(new_best, top, best)
+        best_score = jnp.where(new_best, top_score, best_score)
+        if training:
+            accept = ~improves & (jax.random.uniform(k_accept) < jnp.exp(-(scores[-1] - top_score) / ratio))
+            jump = ~improves & ~accept
+            pick = jax.random.categorical(k_jump, jnp.where(pool_ok, 0.0, -jnp.inf))
+            jump = jump & pool_ok[pick]
+            ratio = jnp.where(accept, ratio - acceptance_cooling, ratio)
+            current = jnp.where(improves | accept, top, jnp.where(jump, pool[pick], current))
+            pool_ok = pool_ok.at[pick].set(pool_ok[pick] & ~jump)
+        else:
+            current = jnp.where(improves, top, current)
+        return (current, best, best_score, ratio, pool, pool_ok, fill), None
+
+    init = (base, base, base_score, jnp.asarray(initial_acceptance, jnp.float32),
+            jnp.zeros((capacity, m), jnp.int32), jnp.zeros((capacity,), bool), jnp.int32(0))
+    inputs = (jnp.asarray(schedule, jnp.int32), jax.random.split(key, len(schedule)))
+    (_, best, best_score, *_), _ = jax.lax.scan(iteration, init, inputs)
     return best, best_score

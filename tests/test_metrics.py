@@ -56,7 +56,7 @@ def test_on_policy_loop_reports_the_same_metric_names():
 
 
 def test_every_registered_family_trains_or_names_what_to_call():
-    assert set(FAMILIES.names()) == {"on_policy", "off_policy", "bandit", "restless"}
+    assert set(FAMILIES.names()) == {"on_policy", "off_policy", "bandit", "online", "restless"}
     agent = restless.AGENTS[-1]
     with pytest.raises(ValueError, match=rf"agent '{agent.name}'.*train_restless"):
         make_train(envs.make("restless_path"), agent, agent.config_cls())

@@ -10,6 +10,7 @@ from jaxrl_actions.agents import (  # noqa: F401  (each module registers its age
     factorised,
     neural_bandits,
     ppo,
+    qac,
     redq,
     restless,
     sac,

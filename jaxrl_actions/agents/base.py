@@ -17,6 +17,10 @@ plus what its loop family needs:
                 optional `extras` hooks: behaviour, act_batch, prioritised_update
                 (described in training/off_policy.py)
     bandit:     update(state, action, feedback) -> state
+    online:     policy_step(state, obs, mask, key) -> PolicyOutput (raw_action: what the
+                policy sampled before mapping it to the action; stored in
+                Transition.behaviour), update(state, transition, key) -> (state, metrics)
+                with transition: types.Transition [num_envs] of one env step
 
 The loop families live in `jaxrl_actions.training`; `make_train(env, agent, config)` picks
 one by `agent.family`.
@@ -42,7 +46,7 @@ class PolicyOutput(NamedTuple):
 @dataclasses.dataclass(frozen=True)
 class Agent:
     name: str
-    family: str  # "on_policy" | "off_policy" | "bandit"
+    family: str  # "on_policy" | "off_policy" | "bandit" | "online" | "restless"
     config_cls: type
     init: Callable
     act: Callable

@@ -1,263 +1,67 @@
-"""Dynamic Neighbourhood Construction (DNC, Akkerman et al. 2023) for huge MultiDiscrete
-action spaces, and the proxy actor-critic it shares with Wolpertinger (`wolpertinger.py`).
+"""Dynamic Neighbourhood Construction (DNC; Akkerman, Luy, van Heeswijk & Schiffer, ICLR 2024)
+for huge MultiDiscrete action spaces, as the authors' code runs it
+(tumBAIS/dynamicNeighborhoodConstruction, `Src/MappingFunctions/Dnc.py` on the online Q
+actor-critic of `Src/RL_Algorithms/QAC_C2DMapping.py`).
 
-Proxy actor-critic. A DDPG-style deterministic actor maps an observation to a unit action
-u in [-1, 1]^M, read as a continuous *proxy* in the box [0, nvec - 1]
-(`neighbourhood.unit_to_proxy`). A critic Q(s, x) takes an action in the same unit
-coordinates, so a grid action a enters as `grid_to_unit(a)` and the proxy as u itself.
-Turning the proxy into a grid action is what distinguishes the agents (`Selector`):
+The learner is the online Q actor-critic of `qac.py` (its docstring gives the update: one
+SGD step per env step, no replay, no target networks, Fourier features, a linear Gaussian
+actor on a continuous proxy, a critic on the scaled discrete action). DNC is its mapping:
 
-    DNC          round the proxy to the grid, then simulated annealing over neighbourhoods
-                 (one dimension moved by +-1..d, plus random multi-dimension moves), each
-                 neighbourhood scored in one critic batch; the best action seen is taken
-    Wolpertinger the k grid points nearest the proxy (exact, by a beam over dimensions);
-                 the one the critic rates highest is taken
+    base  = the proxy clipped to [-1, 1], rescaled onto the grid and rounded (MinMax)
+    search = simulated annealing over neighbourhoods of the base: every action moving one
+             dimension by +-1..perturbation_range, scored with the base in one critic batch
+             (`neighbourhood.simulated_annealing`); the best action seen is taken
 
-One `update` is one gradient step on a batch [B]:
-  critic  y = r_scale r + gamma (1 - terminated) Q'(s', a'), with a' the agent's own
-          selection at s' run on the target actor and target critic (no noise); the critic
-          learns on the executed grid action: loss = mean (Q(s, grid_to_unit(a)) - y)^2
-  actor   the DDPG gradient at the proxy: -mean Q(s, mu(s)); then Polyak target updates
-
-Exploration: Gaussian noise (std `exploration_noise`) on u before selection, plus, for
-DNC, the annealing's random moves. Action masks are not supported (a ValueError at trace
-time names the agent).
+Exploration is the Gaussian proxy sample (std 1 around a tanh mean, i.e. across most of the
+grid) that the search starts from, plus the annealing's training-only moves. With the
+authors' defaults (one annealing iteration) the search is one neighbourhood evaluation, and
+the acceptance rule never fires (see `simulated_annealing`): the exploration that survives
+the search is the proxy sample. `search_steps=0` is the MinMax baseline (`qac.MINMAX`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
-
 import jax
-import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_actions import neighbourhood as nb
-from jaxrl_actions import td
-from jaxrl_actions.agents.base import register
-from jaxrl_actions.agents.base import Agent, validate_config
-from jaxrl_actions.agents.continuous import (
-    DeterministicActor,
-    Learner,
-    apply_gradients,
-    critic_network,
-    flatten_obs,
-    init_actor_critic,
-    make_learner,
-)
-from jaxrl_actions.environment import EnvSpec
-from jaxrl_actions.spaces import MultiDiscrete
-from jaxrl_actions.training.config import OffPolicyConfig
-from jaxrl_actions.types import Transition
+from jaxrl_actions.agents.base import register, validate_config
+from jaxrl_actions.agents.qac import QACConfig, check_config, make_agent
 
 
 @struct.dataclass
-class ProxyCriticConfig(OffPolicyConfig):
-    """Settings shared by DNC and Wolpertinger."""
+class DNCConfig(QACConfig):
+    """QACConfig (the learner) plus the search; defaults from `Src/parser.py` DNC_parameters."""
 
-    actor_hidden: Sequence[int] = struct.field(pytree_node=False, default=(128, 128))
-    critic_hidden: Sequence[int] = struct.field(pytree_node=False, default=(128, 128))
-    activation: str = struct.field(pytree_node=False, default="relu")
-    twin_critics: bool = struct.field(pytree_node=False, default=False)  # min of two in the target
-    actor_lr: float = 3e-4
-    critic_lr: float = 1e-3
-    gamma: float = 0.99
-    tau: float = 0.005
-    exploration_noise: float = 0.2  # std on the unit proxy when acting
-    reward_scale: float = 1.0
-    max_grad_norm: float = 10.0  # <= 0: no clipping
-
-    @property
-    def num_critics(self) -> int:
-        return 2 if self.twin_critics else 1
+    search_steps: int = struct.field(pytree_node=False, default=1)  # --SA_search_steps 1 (0: MinMax)
+    perturbation_range: int = struct.field(pytree_node=False, default=10)  # --perturbation_range 10 (perturb_scaler 1)
+    cooling: float = struct.field(pytree_node=False, default=0.1)  # --cooling 0.1: pool size drops by max(int(0.1 k), 1)
+    initial_acceptance: float = 0.9  # --initialAcceptance 0.9
+    acceptance_cooling: float = 0.225  # --acceptanceCooling 0.225
 
 
-@struct.dataclass
-class DNCConfig(ProxyCriticConfig):
-    search_steps: int = struct.field(pytree_node=False, default=8)  # annealing iterations when acting
-    target_search_steps: int = struct.field(pytree_node=False, default=2)  # ... for the critic target
-    max_distance: int = struct.field(pytree_node=False, default=1)  # d: moves of +-1..d per dimension
-    num_random: int = struct.field(pytree_node=False, default=8)  # multi-dimension moves per iteration
-    move_prob: float = struct.field(pytree_node=False, default=0.1)  # each dimension's chance to move in one
-    temperature: float = 0.05  # initial annealing temperature, in critic units
-    cooling: float = 0.8
-
-
-@struct.dataclass
-class ProxyCriticState:
-    actor: Learner
-    critic: Learner
-    target_actor_params: Any
-    target_critic_params: Any
-    updates: jax.Array  # int32[]
-    config: Any  # the agent's config (DNCConfig / WolpertingerConfig)
-    spec: EnvSpec = struct.field(pytree_node=False)
-
-    @property
-    def nvec(self) -> tuple:
-        return self.spec.action_space.nvec
-
-
-# A selector turns a unit proxy into a grid action with a given critic:
-# select(config, nvec, q_fn, unit float32[M], key, deterministic, for_target) -> int32[M]
-# where q_fn(int32[N, M]) -> float32[N] is the critic at the current observation.
-Selector = Callable[..., jax.Array]
-
-
-def check_spec(spec: EnvSpec, agent: str) -> tuple:
-    space = spec.action_space
-    if not isinstance(space, MultiDiscrete):
-        raise ValueError(f"{agent} needs a MultiDiscrete action space, got {space!r}")
-    return space.nvec
-
-
-def check_common(config: ProxyCriticConfig) -> None:
-    validate_config(config, {
-        "actor_lr": lambda v: v > 0, "critic_lr": lambda v: v > 0,
-        "gamma": lambda v: (v >= 0) & (v <= 1), "tau": lambda v: (v > 0) & (v <= 1),
-        "exploration_noise": lambda v: v >= 0, "reward_scale": lambda v: v > 0,
-    })
-
-
-def _actor(config) -> Callable:
-    return lambda action_dim: DeterministicActor(action_dim, tuple(config.actor_hidden), config.activation)
-
-
-def init_proxy_critic(key: jax.Array, spec: EnvSpec, config, agent: str) -> ProxyCriticState:
-    nvec = check_spec(spec, agent)
-    actor_params, critic_params = init_actor_critic(key, spec, config, _actor(config)(len(nvec)), len(nvec))
-    return ProxyCriticState(
-        actor=make_learner(actor_params, config.actor_lr, config.max_grad_norm),
-        critic=make_learner(critic_params, config.critic_lr, config.max_grad_norm),
-        target_actor_params=actor_params,
-        target_critic_params=critic_params,
-        updates=jnp.int32(0),
-        config=config,
-        spec=spec,
-    )
-
-
-def unit_action(state: ProxyCriticState, actor_params, obs) -> jax.Array:
-    """The actor's unit proxy u in [-1, 1]^M for obs [..., *obs_shape]."""
-    flat = flatten_obs(obs, state.spec.obs_space)
-    return _actor(state.config)(len(state.nvec)).apply(actor_params, flat)
-
-
-def q_values(state: ProxyCriticState, critic_params, obs, unit) -> jax.Array:
-    """Q(s, x) [..., num_critics] for unit-coordinate actions x [..., M]."""
-    flat = flatten_obs(obs, state.spec.obs_space)
-    return critic_network(state.config).apply(critic_params, flat, unit)
-
-
-def grid_scorer(state: ProxyCriticState, critic_params, obs) -> Callable[[jax.Array], jax.Array]:
-    """q_fn(int32[N, M]) -> float32[N]: the (first) critic at one observation."""
-    flat = flatten_obs(obs, state.spec.obs_space)
-
-    def q_fn(actions):
-        units = nb.grid_to_unit(actions, state.nvec)
-        obs_b = jnp.broadcast_to(flat, (actions.shape[0],) + flat.shape)
-        return critic_network(state.config).apply(critic_params, obs_b, units)[..., 0]
-
-    return q_fn
-
-
-def make_act(select: Selector, agent: str):
-    def act(state: ProxyCriticState, obs, mask, key, deterministic: bool = False) -> jax.Array:
-        """One observation -> int32[M] grid action."""
-        if mask is not None:
-            raise ValueError(f"{agent} does not support action masks; the env returned a mask")
-        k_noise, k_select = jax.random.split(key)
-        unit = unit_action(state, state.actor.params, obs)
-        if not deterministic:
-            unit = jnp.clip(unit + state.config.exploration_noise * jax.random.normal(k_noise, unit.shape), -1.0, 1.0)
-        q_fn = grid_scorer(state, state.critic.params, obs)
-        return select(state.config, state.nvec, q_fn, unit, k_select, deterministic, False)
-
-    return act
-
-
-def make_update(select: Selector):
-    def critic_loss(critic_params, state: ProxyCriticState, batch: Transition, key):
-        config = state.config
-        next_unit = unit_action(state, state.target_actor_params, batch.next_obs)  # [B, M]
-
-        def next_action(obs, unit, k):
-            q_fn = grid_scorer(state, state.target_critic_params, obs)
-            return select(config, state.nvec, q_fn, unit, k, True, True)
-
-        keys = jax.random.split(key, next_unit.shape[0])
-        next_grid = jax.vmap(next_action)(batch.next_obs, next_unit, keys)  # [B, M]
-        next_q = jnp.min(q_values(state, state.target_critic_params, batch.next_obs,
-                                  nb.grid_to_unit(next_grid, state.nvec)), axis=-1)
-        target = td.transition_target(batch, next_q, config.gamma, config.reward_scale)
-        q = q_values(state, critic_params, batch.obs, nb.grid_to_unit(batch.action, state.nvec))  # [B, C]
-        loss = jnp.sum(jnp.mean(jnp.square(q - target[:, None]), axis=0))
-        return loss, {"critic_loss": loss, "q_mean": jnp.mean(q)}
-
-    def actor_loss(actor_params, state: ProxyCriticState, batch: Transition):
-        unit = unit_action(state, actor_params, batch.obs)
-        return -jnp.mean(q_values(state, state.critic.params, batch.obs, unit)[..., 0])
-
-    def update(state: ProxyCriticState, batch: Transition, key) -> tuple[ProxyCriticState, dict]:
-        """One gradient step of critic and actor, then Polyak target updates."""
-        (_, metrics), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic.params, state, batch, key)
-        state = state.replace(critic=apply_gradients(state.critic, grads))
-        a_loss, a_grads = jax.value_and_grad(actor_loss)(state.actor.params, state, batch)
-        actor = apply_gradients(state.actor, a_grads)
-        tau = state.config.tau
-        state = state.replace(
-            actor=actor,
-            target_actor_params=td.soft_update(state.target_actor_params, actor.params, tau),
-            target_critic_params=td.soft_update(state.target_critic_params, state.critic.params, tau),
-            updates=state.updates + 1,
-        )
-        return state, {**metrics, "actor_loss": a_loss}
-
-    return update
-
-
-# ---------------------------------------------------------------------------------------
-# DNC
-
-
-def dnc_select(config: DNCConfig, nvec: tuple, q_fn, unit, key, deterministic: bool, for_target: bool) -> jax.Array:
-    """Round the proxy, then anneal over neighbourhoods scored by the critic."""
-    start = nb.round_to_grid(nb.unit_to_proxy(unit, nvec), nvec)
-    steps = config.target_search_steps if for_target else config.search_steps
-    if steps == 0:
-        return start
-    best, _ = nb.anneal(key, start, q_fn, nvec, steps=steps, max_distance=config.max_distance,
-                        num_random=config.num_random, move_prob=config.move_prob,
-                        temperature=config.temperature, cooling=config.cooling)
+def dnc_mapping(config: DNCConfig, nvec: tuple, q_fn, u, key, training: bool) -> jax.Array:
+    """Base action from the proxy, then the authors' simulated annealing around it."""
+    base = nb.minmax_base(u, nvec, config.a_clip)
+    best, _ = nb.simulated_annealing(
+        key, base, q_fn, nvec, search_steps=config.search_steps, perturbation_range=config.perturbation_range,
+        cooling=config.cooling, initial_acceptance=config.initial_acceptance,
+        acceptance_cooling=config.acceptance_cooling, training=training)
     return best
 
 
 def check_dnc(config: DNCConfig) -> None:
-    check_common(config)
-    for name in ("search_steps", "target_search_steps", "num_random"):
-        if int(getattr(config, name)) < 0:
-            raise ValueError(f"DNCConfig.{name}={getattr(config, name)!r} must be >= 0")
-    if int(config.max_distance) < 1:
-        raise ValueError(f"DNCConfig.max_distance={config.max_distance!r} must be >= 1")
-    if not 0.0 < float(config.move_prob) <= 1.0:
-        raise ValueError(f"DNCConfig.move_prob={config.move_prob!r} must be in (0, 1]")
-    validate_config(config, {"temperature": lambda v: v >= 0, "cooling": lambda v: (v > 0) & (v <= 1)})
+    check_config(config)
+    if int(config.search_steps) < 0:
+        raise ValueError(f"DNCConfig.search_steps={config.search_steps!r} must be >= 0")
+    if int(config.perturbation_range) < 1:
+        raise ValueError(f"DNCConfig.perturbation_range={config.perturbation_range!r} must be >= 1")
+    if not 0.0 <= float(config.cooling) <= 1.0:
+        raise ValueError(f"DNCConfig.cooling={config.cooling!r} must be in [0, 1]")
+    validate_config(config, {"initial_acceptance": lambda v: v >= 0, "acceptance_cooling": lambda v: v >= 0})
 
 
-def init(key: jax.Array, spec: EnvSpec, config: DNCConfig) -> ProxyCriticState:
-    check_dnc(config)
-    return init_proxy_critic(key, spec, config, "DNC")
-
-
-act = make_act(dnc_select, "DNC")
-update = make_update(dnc_select)
-
-AGENT = Agent(
-    name="dnc",
-    family="off_policy",
-    config_cls=DNCConfig,
-    init=init,
-    act=act,
-    update=update,
-    description="Dynamic Neighbourhood Construction: proxy actor + simulated annealing over critic-scored neighbours (MultiDiscrete)",
-)
+AGENT = make_agent("dnc", dnc_mapping, DNCConfig,
+                   "Dynamic Neighbourhood Construction: online Q actor-critic + simulated annealing over "
+                   "critic-scored neighbourhoods of the rounded proxy (MultiDiscrete)", check_dnc)
 register(AGENT)
+init, act, update, policy_step = AGENT.init, AGENT.act, AGENT.update, AGENT.policy_step

@@ -6,6 +6,7 @@ registry, `FAMILIES` (used by `make_train`, the runner and `jaxrl-actions list`)
     on_policy   training/on_policy.py   PPO and every agent with policy_step/value/update
     off_policy  training/off_policy.py  replay-based agents (SAC, TD3, DQN, DecQN, CQN, ...)
     bandit      training/bandit.py      bandit agents, regret against the oracle
+    online      training/online.py      one update per env step on that step alone (DNC's QAC)
     restless    (no Trainer)            coupled restless bandits: `bandit.train_restless`
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from jaxrl_actions.registry import Registry
-from jaxrl_actions.training import bandit, off_policy, on_policy
+from jaxrl_actions.training import bandit, off_policy, on_policy, online
 from jaxrl_actions.training.common import Trainer, fused_train
 from jaxrl_actions.types import Metrics
 
@@ -21,6 +22,7 @@ FAMILIES = Registry("loop family")
 FAMILIES.register("on_policy", on_policy.make_trainer, "rollouts of num_envs x rollout_len, then agent.update")
 FAMILIES.register("off_policy", off_policy.make_trainer, "replay buffer; utd gradient steps per env step")
 FAMILIES.register("bandit", bandit.make_trainer, "one bandit instance per run; regret against its oracle")
+FAMILIES.register("online", online.make_trainer, "one update per env step on that step's transitions, no replay")
 FAMILIES.register("restless", bandit.reject_restless, "coupled restless bandits: train with training.bandit.train_restless")
 
 

@@ -101,3 +101,24 @@ def learning_starts(config: OffPolicyConfig) -> int:
     first n-step transition is stored after n_step iterations)."""
     steps = max(config.warmup_steps, config.batch_size + (config.n_step - 1) * config.num_envs)
     return math.ceil(steps / config.num_envs)
+
+
+@struct.dataclass
+class OnlineConfig:
+    """Loop settings every online agent config inherits (all structural): the agent
+    updates on every env step from that step's transitions alone (no replay)."""
+
+    total_steps: int = struct.field(pytree_node=False, default=1_000_000)  # env steps over all envs
+    num_envs: int = struct.field(pytree_node=False, default=1)
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_steps // self.num_envs)
+
+
+def check_online_config(config: OnlineConfig) -> None:
+    if not isinstance(config, OnlineConfig):
+        raise TypeError(f"the online loop needs a config subclassing OnlineConfig, got {type(config).__name__}")
+    for name in ("total_steps", "num_envs"):
+        if int(getattr(config, name)) < 1:
+            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
