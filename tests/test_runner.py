@@ -243,3 +243,25 @@ def test_ppo_cartpole_runs_through_the_runner(tmp_path):
     summary = run_experiment(exp, seeds=2, sweep={"agent.lr": [1e-3, 3e-4]} if "lr" in fields else None,
                              out=str(tmp_path / "p"), chunks=2, quiet=True, plot=False)
     assert all(np.isfinite(t["final_return_mean"]) for t in summary["trials"])
+
+
+def test_reference_policies_are_evaluated_next_to_the_trained_one(tmp_path):
+    """Experiment.references: each reference and the trained policy (greedy and sampled) run
+    the same whole episodes; the results land in summary.json. On copy-bit, copying scores
+    the episode length (8) and guessing half of it."""
+    from jaxrl_actions.run.references import random_valid
+    from jaxrl_actions.run.runner import run_experiment
+
+    copy = lambda env: lambda obs, mask, key: jnp.argmax(obs).astype(jnp.int32)  # noqa: E731
+    exp = dataclasses.replace(FAKE_EXPERIMENT, name="fake_refs", references={"copy": copy, "random_valid": random_valid})
+    out = str(tmp_path / "r")
+    summary = run_experiment(exp, seeds=2, out=out, chunks=2, stream=io.StringIO())
+    with open(os.path.join(out, "summary.json")) as f:
+        assert json.load(f)["references"] == summary["references"]
+    (group,) = summary["references"]["groups"]
+    assert summary["references"]["episodes"] == 1000 and group["env"] == "copy_bit"
+    assert group["policies"]["copy"] == {"return_mean": 8.0, "return_std": 0.0}
+    assert abs(group["policies"]["random_valid"]["return_mean"] - 4.0) < 0.2  # 1000 episodes: std of the mean ~0.045
+    (greedy,), (sampled,) = group["agent"]["deterministic"], group["agent"]["sampled"]
+    assert greedy["return_per_seed"] == [8.0, 8.0]  # the fake agent copies when deterministic
+    assert abs(sampled["return_mean"] - 4.0) < 0.2
