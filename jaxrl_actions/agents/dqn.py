@@ -324,6 +324,6 @@ AGENT = Agent(
     update=update,
     check_config=check,
     description="DQN: double-Q targets, optional dueling head, linear epsilon, masks (Discrete actions)",
-    extras={"prioritised_update": update_weighted},
+    extras={"act_batch": act_batch, "prioritised_update": update_weighted},
 )
 register(AGENT)

@@ -172,7 +172,7 @@ def init_revalued(key, spec: EnvSpec, config: dqn.DQNConfig) -> dqn.DQNState:
     return dqn.init(key, spec, config)
 
 
-EXTRAS = {"act_batch": dqn.act_batch, "prioritised_update": dqn.update_weighted}
+EXTRAS = dqn.AGENT.extras  # act_batch (REValueD's epsilon counts), prioritised_update (DecQN's replay)
 DECQN = Agent(
     name="decqn", family="off_policy", config_cls=DecQNConfig, init=init_decqn, act=dqn.act, update=dqn.update,
     check_config=dqn.check, extras=EXTRAS,
