@@ -47,8 +47,9 @@ TASKS: dict[str, str] = {
 }
 
 # Observations that leave the bounds gymnax's observation space declares (found by the
-# conformance test): GaussianBandit's last reward and MemoryChain's context can be -1.
-UNBOUNDED_OBS = {"GaussianBandit-misc", "MemoryChain-bsuite"}
+# conformance test): GaussianBandit's last reward, MemoryChain's context and UmbrellaChain's
+# observation can be -1.
+UNBOUNDED_OBS = {"GaussianBandit-misc", "MemoryChain-bsuite", "UmbrellaChain-bsuite"}
 
 
 def make_gymnax(env_id: str, **gymnax_kwargs: Any) -> GymnaxEnv:

@@ -151,6 +151,10 @@ def test_mask_kind_per_dimension_and_bad_options():
     assert env.spec.action_space == MultiDiscrete([2, 3])
     _, ts = env.reset(jax.random.key(0))
     np.testing.assert_array_equal(ts.action_mask, [True, False, False, True, False])  # row 0[:2], row 1
+    # an empty row (a finished agent) allows every choice; so does an empty joint mask
+    rows = jnp.array([[False, False, False], [False, True, False]])
+    np.testing.assert_array_equal(env.to_mask(rows), [True, True, False, True, False])
+    np.testing.assert_array_equal(JumanjiEnv(Toy()).to_mask(jnp.zeros((3, 4), bool)), np.ones(12, bool))
     with pytest.raises(ValueError, match="mask_kind='per_dimension' needs"):
         JumanjiEnv(Toy(), mask_kind="per_dimension")
     with pytest.raises(ValueError, match="observation='pixels'"):
@@ -267,3 +271,59 @@ def test_gymnax_cartpole_matches_gymnax_step_and_keeps_final_obs():
     same, terminated, truncated = jax.jit(run)(jax.random.key(0))
     assert np.asarray(same).all()
     assert np.asarray(terminated).any() and np.asarray(truncated).any()
+
+
+def test_ppo_on_gymnax_cartpole_trains_like_the_native_cartpole():
+    """Same dynamics, reset distribution and episode ends (gymnax CartPole-v1 and our
+    `cartpole` both follow Gymnasium CartPole-v1), so PPO with the same seeds and budget
+    follows the same learning curve through the adapter."""
+    pytest.importorskip("gymnax", reason="needs the gymnax extra")
+    from jaxrl_actions.agents import ppo
+    from jaxrl_actions.training import make_train
+
+    config = ppo.PPOConfig(total_steps=16_384, num_envs=4, rollout_len=128, update_epochs=4, num_minibatches=4,
+                           hidden_sizes=(64, 64), lr=2.5e-3, gamma=0.99, gae_lambda=0.95, ent_coef=0.01)
+    keys = jax.random.split(jax.random.key(0), 2)
+    curves = {}
+    for name in ("cartpole", "gymnax/CartPole-v1"):
+        env = envs.make(name)
+        _, metrics = jax.jit(jax.vmap(make_train(env, ppo.AGENT, config)))(keys)
+        curves[name] = np.asarray(metrics["episode_return"])  # [seeds, updates]
+    native, adapted = curves["cartpole"], curves["gymnax/CartPole-v1"]
+    np.testing.assert_allclose(adapted, native, rtol=1e-4)
+    assert native[:, -4:].mean() > 2 * native[:, :2].mean()  # it learned, so the comparison says something
+
+
+def test_fields_unflattens_a_flat_observation():
+    flat, structured = JumanjiEnv(Toy()), JumanjiEnv(Toy(), observation="structured")
+    state, _ = flat.reset(jax.random.key(0))
+    _, ts_flat = flat.step(jax.random.key(1), state, jnp.int32(0))
+    state, _ = structured.reset(jax.random.key(0))
+    _, ts = structured.step(jax.random.key(1), state, jnp.int32(0))
+    fields = flat.fields(ts_flat.obs)
+    assert fields._fields == ts.obs._fields and fields.pair._fields == ts.obs.pair._fields
+    for got, want in zip(jax.tree.leaves(fields), jax.tree.leaves(ts.obs)):
+        np.testing.assert_array_equal(got, np.asarray(want, np.float32))
+    assert structured.fields(ts.obs) is ts.obs
+
+
+def test_knapsack_greedy_and_tsp_nearest_neighbour_choices():
+    from envs.jumanji_heuristics import knapsack_greedy, tsp_nearest_neighbour
+
+    knapsack = envs.make("jumanji/Knapsack-v1")
+    weights, values = jnp.full(50, 0.5).at[:3].set(jnp.array([0.1, 0.2, 0.4])), jnp.full(50, 0.1)
+    values = values.at[:3].set(jnp.array([0.2, 0.6, 1.0]))  # ratios 2, 3, 2.5; the rest 0.2
+    obs = jnp.concatenate([weights, values, jnp.zeros(50)])  # fields: weights, values, packed_items
+    mask = jnp.ones(50, bool)
+    act = knapsack_greedy(knapsack)
+    assert int(act(obs, mask, None)) == 1
+    assert int(act(obs, mask.at[1].set(False), None)) == 2  # item 1 packed or too heavy
+
+    tsp = envs.make("jumanji/TSP-v1")
+    coords = jnp.stack([jnp.arange(20) * 0.05, jnp.zeros(20)], -1).at[7].set(jnp.array([0.31, 0.0]))
+    trajectory = jnp.full(20, -1)
+    act = tsp_nearest_neighbour(tsp)
+    first = jnp.concatenate([coords.ravel(), jnp.array([-1.0]), trajectory])  # coordinates, position, trajectory
+    assert int(act(first, jnp.ones(20, bool), None)) == 0
+    at_6 = jnp.concatenate([coords.ravel(), jnp.array([6.0]), trajectory])
+    assert int(act(at_6, jnp.ones(20, bool).at[6].set(False), None)) == 7  # 0.31 is nearer 0.30 than 0.25 is

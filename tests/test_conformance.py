@@ -8,6 +8,9 @@ sampled action respects the mask and never reports INVALID_ACTION, finite reward
 scalar flags, reset and step TimeSteps of one structure (so AutoReset can select between
 them and scan can carry them), the env's own time limit, and reset is deterministic given its key. Envs in `envs.HEAVY` (physics)
 run fewer steps.
+
+Adapted envs (`jumanji/<Id>`, `gymnax/<Id>`) are skipped when their package is missing; by
+default five of them run (ADAPTER_SAMPLE), all with JAXRL_ALL_ENVS=1.
 """
 import chex
 import os

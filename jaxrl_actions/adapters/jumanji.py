@@ -52,6 +52,13 @@ Actions and masks. Jumanji's mask shape says which components it constrains join
 A mask of shape (2, n) over `nvec == (2, n)` fits both readings; pass `mask_kind` for such
 envs (none of Jumanji's registered ids is one).
 
+Empty masks. Jumanji ends an episode when nothing is left to do (every item packed, every
+city visited), and its last observation's mask then allows nothing; in MMST a finished
+agent's row allows nothing for the rest of the episode. Our contract wants a mask with a
+valid action (learners bootstrap over the next mask: an empty one gives -inf), so an empty
+mask, or an empty per-agent row, becomes all-true: no action is taken from such a last
+observation, and Jumanji ignores a finished agent's component.
+
 The adapter keeps the last mask in its state to report `INVALID_ACTION`; Jumanji's own
 handling of invalid actions (most combinatorial envs end the episode) is unchanged.
 Jumanji's `step` draws its randomness from its own state, so `step`'s key is unused.
@@ -196,6 +203,21 @@ def flat_space(schema: ObsSchema) -> Box:
     return Box(np.concatenate([b.low.ravel() for b in boxes]), np.concatenate([b.high.ravel() for b in boxes]))
 
 
+def unflatten_observation(schema: ObsSchema, flat: jax.Array) -> Any:
+    """The inverse of `flatten_observation` (leaves stay float32): a flat observation as the
+    nested named tuples of the structured one, for code that reads fields (heuristics)."""
+    shapes = [box.shape for box in _leaf_spaces(schema)]
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    parts = iter(jnp.split(flat, np.cumsum(sizes)[:-1], axis=-1))
+
+    def build(node: ObsSchema) -> Any:
+        if node.node_type is None:
+            return next(parts).reshape(flat.shape[:-1] + node.space.shape)
+        return node.node_type(*(build(child) for child in node.children))
+
+    return build(schema)
+
+
 def flatten_observation(observation: Any) -> jax.Array:
     """float32[obs_size]: the leaves of a converted observation raveled in field order and
     concatenated (bools as 0/1, ints as floats)."""
@@ -337,13 +359,19 @@ class JumanjiEnv(Environment):
         return jnp.asarray(action).astype(dtype)
 
     def to_mask(self, jumanji_mask: jax.Array) -> jax.Array:
-        """Jumanji's mask in our action space's layout."""
+        """Jumanji's mask in our action space's layout; a mask (or a per-agent row) that
+        allows nothing allows everything instead (see module docstring)."""
         mask = jnp.asarray(jumanji_mask, bool)
-        if self.layout.kind == "joint":
-            return mask.reshape(-1)
         if self.layout.kind == "per_dimension":
-            return jnp.concatenate([mask[d, :n] for d, n in enumerate(self.layout.nvec)])
-        return mask
+            rows = [mask[d, :n] for d, n in enumerate(self.layout.nvec)]
+            return jnp.concatenate([row | ~jnp.any(row) for row in rows])
+        if self.layout.kind == "joint":
+            mask = mask.reshape(-1)
+        return mask | ~jnp.any(mask)
+
+    def fields(self, obs: Any) -> Any:
+        """An observation of this env as named-tuple fields (flat observations unflattened)."""
+        return unflatten_observation(self.schema, obs) if self.observation == "flat" else obs
 
     def _obs(self, observation: Any) -> Any:
         converted = convert_observation(self.schema, observation)

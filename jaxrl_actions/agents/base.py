@@ -14,6 +14,8 @@ plus what its loop family needs:
                 value(state, obs) -> float32[]
                 update(state, rollout, key) -> (state, metrics)   (rollout: buffers.rollout.Rollout)
     off_policy: update(state, batch, key) -> (state, metrics)     (batch: types.Transition [B])
+                optional `extras` hooks: behaviour, act_batch, prioritised_update
+                (described in training/off_policy.py)
     bandit:     update(state, action, feedback) -> state
 
 The loop families live in `jaxrl_actions.training`; `make_train(env, agent, config)` picks

@@ -58,6 +58,10 @@ class Experiment:
     # The training loop: make_trainer(env, agent, config) -> Trainer. None picks the loop
     # of the agent's family (`jaxrl_actions.training.FAMILIES`).
     make_trainer: Optional[Callable] = None
+    # Reference policies evaluated after training next to the trained one (name ->
+    # make_policy(env) -> act(obs, mask, key)); results in summary.json["references"]
+    # (`jaxrl_actions.run.references`).
+    references: Optional[Mapping[str, Callable]] = None
 
     def with_variant(self, name: str) -> "Experiment":
         """The experiment a variant describes (overrides applied, or the callable's result)."""

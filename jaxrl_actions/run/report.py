@@ -39,6 +39,7 @@ class Published(NamedTuple):
     spread_kind: str  # e.g. "std over 10 seeds", "95% CI", "min-max"
     source: str  # paper table/figure (and "read off the figure, approximate"), or the authors' logs
     env_note: str = ""  # how our env differs from the paper's, if it does
+    our_env: Optional[str] = None  # the registered env our run must use (None: any)
 
 
 class Ours(NamedTuple):
@@ -79,7 +80,7 @@ def ours_for(record: Published, run_dirs: Sequence[str]) -> Optional[Ours]:
         with open(os.path.join(run_dir, CONFIG_FILE)) as f:
             config = json.load(f)
         trials = _variant_trials(config, record.variant)
-        if config["experiment"] != record.experiment or not trials:
+        if config["experiment"] != record.experiment or not trials or record.our_env not in (None, config["env"]):
             continue
         rows = [r for r in read_rows(os.path.join(run_dir, METRICS_FILE))
                 if r["trial"] == trials[0] and r.get(RETURN_KEY) is not None]

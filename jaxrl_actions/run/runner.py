@@ -351,6 +351,23 @@ def machine() -> str:
     return f"{device.device_kind} x{jax.device_count()} ({device.platform}), {os.cpu_count()} CPU cores"
 
 
+def add_references(session: RunSession, summary: dict, say: Callable[[str], None]) -> dict:
+    """summary.json with the experiment's reference policies and the trained policies
+    evaluated for the same episodes (`run/references.py`)."""
+    from jaxrl_actions.run.references import reference_report
+
+    summary = {**summary, "references": reference_report(session.plan, session.out)}
+    if is_writer():
+        write_json(os.path.join(session.out, SUMMARY_FILE), summary)
+    for group in summary["references"]["groups"]:
+        for mode, trials in group["agent"].items():
+            for t in trials:
+                say(f"[{session.name}] trained ({mode}), trial {t['trial']}: return {t['return_mean']:.4g}")
+        for name, result in group["policies"].items():
+            say(f"[{session.name}] reference {name}: return {result['return_mean']:.4g} +- {result['return_std']:.3g}")
+    return summary
+
+
 def write_curves(session: RunSession, summary: dict, say: Callable[[str], None]) -> Optional[str]:
     """curves.png of the headline metric (episode_return, or e.g. regret); returns its name."""
     rows = read_rows(os.path.join(session.out, METRICS_FILE))
@@ -423,6 +440,8 @@ def run_experiment(
     session.progress.close()
     barrier(f"run-finished {out}")  # metrics.jsonl is complete before any process reads it
     summary = write_summary(session)
+    if experiment.references:
+        summary = add_references(session, summary, lambda text: show(text, file=stream, flush=True))
     plotted = write_curves(session, summary, say)
     report_finals(session, summary, plotted, lambda text: show(text, file=stream, flush=True))
     return summary

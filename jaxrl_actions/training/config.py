@@ -36,6 +36,9 @@ def check_on_policy_config(config: OnPolicyConfig) -> None:
             raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 1")
 
 
+REPLAYS = ("uniform", "prioritised")
+
+
 @struct.dataclass
 class OffPolicyConfig:
     """Loop settings every off-policy agent config inherits (all structural)."""
@@ -48,6 +51,20 @@ class OffPolicyConfig:
     # Gradient steps per iteration (one step of every env): the update-to-data ratio when num_envs == 1.
     utd: int = struct.field(pytree_node=False, default=1)
     n_step: int = struct.field(pytree_node=False, default=1)  # env steps summed into one stored transition
+    # One learning phase (of `utd` gradient steps) every `update_every` iterations once learning
+    # has started: 1 learns every iteration; DecQN's acme agent learns once per 8 env steps.
+    update_every: int = struct.field(pytree_node=False, default=1)
+    # Warm-up steps act uniformly at random (True) or with the agent's own policy (False: the
+    # policy acts from the first step and warm-up only delays learning, as in acme agents).
+    random_warmup: bool = struct.field(pytree_node=False, default=True)
+    # Replay: "uniform", or "prioritised" (Schaul et al. 2016; flashbax's sum tree): items are
+    # sampled with probability p^priority_exponent / sum, the loss is weighted by
+    # (1/P)^importance_exponent normalised by the batch max, and the agent's update returns the
+    # new priorities (`Agent.extras["prioritised_update"]`).
+    replay: str = struct.field(pytree_node=False, default="uniform")
+    # alpha = 0.6 and beta_0 = 0.4 of Schaul et al. 2016 (proportional variant); beta is constant here.
+    priority_exponent: float = struct.field(pytree_node=False, default=0.6)
+    importance_exponent: float = struct.field(pytree_node=False, default=0.4)
 
 
 def check_off_policy_config(config: OffPolicyConfig) -> None:
@@ -61,6 +78,13 @@ def check_off_policy_config(config: OffPolicyConfig) -> None:
     for name in ("warmup_steps", "utd"):
         if int(getattr(config, name)) < 0:
             raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must be >= 0")
+    if int(config.update_every) < 1:
+        raise ValueError(f"{type(config).__name__}.update_every={config.update_every!r} must be >= 1")
+    if config.replay not in REPLAYS:
+        raise ValueError(f"{type(config).__name__}.replay={config.replay!r}; choose one of {REPLAYS}")
+    for name in ("priority_exponent", "importance_exponent"):
+        if not 0.0 <= float(getattr(config, name)) <= 1.0:
+            raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r} must lie in [0, 1]")
     if config.total_steps < config.num_envs:
         raise ValueError(f"total_steps={config.total_steps} is less than one step of num_envs={config.num_envs} envs")
     if config.n_step > 1 and not hasattr(config, "gamma"):

@@ -1,6 +1,6 @@
-"""The off-policy training loop (SAC, TD3/DDPG, REDQ; later DQN-style agents): act in
-`num_envs` parallel envs, store transitions in a replay buffer inside `jit`, and take
-`utd` gradient steps on uniformly sampled batches per iteration.
+"""The off-policy training loop (SAC, TD3/DDPG, REDQ, the DQN family): act in `num_envs`
+parallel envs, store transitions in a replay buffer inside `jit`, and take `utd` gradient
+steps on sampled batches every `update_every` iterations.
 
     trainer = make_trainer(env, agent, config)      # Trainer protocol (training/common.py)
     carry = trainer.init(key)
@@ -10,11 +10,15 @@ Scan nesting of a fused run (`common.fused_train`):
 
     scan over iterations (num_updates = total_steps // num_envs)      update(carry)
       |- act: all envs step once (random actions from the space, respecting masks, for
-      |       the first warmup_steps env steps; then agent.act)       [num_envs]
+      |       the first warmup_steps env steps unless random_warmup=False; then
+      |       agent.act, or extras["act_batch"])                     [num_envs]
       |- replay.add(Transition[num_envs])   (n_step > 1: the n-step transition that
       |       starts n - 1 iterations back, built from a window of the last n steps)
-      |- if learning (after warm-up and once a batch fits):
+      |- if learning (after warm-up and once a batch fits, then every update_every-th
+      |  iteration):
            scan over utd gradient steps:  sample Transition[batch_size] -> agent.update
+               (replay="prioritised": sample with importance weights ->
+                extras["prioritised_update"] -> new priorities into the sum tree)
 
 The loop knows nothing about the action space beyond `space.sample(key, mask)` and
 `space.mask_has_valid(mask)`; agents plug in with `act(state, obs, mask, key,
@@ -26,6 +30,14 @@ its mask) as `next_obs` and `next_action_mask`.
 n-step returns (`n_step > 1`): each stored transition sums up to n discounted rewards of
 one env, stops at the first episode end, and carries its bootstrap discount gamma^m
 (`Transition.discount`, read by `td.transition_target`); gamma is the agent config's.
+
+Agent hooks (`Agent.extras`), each optional:
+- `act_batch(state, obs [N], mask [N], key) -> (actions [N], state)`: acting that updates the
+  agent state (REValueD's epsilon decays with every exploratory action); used instead of
+  `vmap(agent.act)` after warm-up.
+- `prioritised_update(state, batch, weights [B], key) -> (state, metrics, priorities [B])`:
+  the update with importance weights, returning each item's new raw priority; needed for
+  `replay="prioritised"`.
 
 Behaviour records: an agent with `extras["behaviour"](state, obs, mask, uniform) -> pytree`
 (e.g. discrete SAC: the acting policy's entropy) has it stored with each transition
@@ -44,7 +56,7 @@ from flax import struct
 
 from jaxrl_actions import td
 from jaxrl_actions.agents.base import Agent
-from jaxrl_actions.buffers.replay import make_replay_buffer
+from jaxrl_actions.buffers.replay import make_prioritised_replay_buffer, make_replay_buffer
 from jaxrl_actions.training.common import (
     ACTION_OUT_OF_RANGE,
     EpisodeTally,
@@ -91,19 +103,32 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
     space = spec.action_space
     venv = training_env(env, config.num_envs)
     num_envs = config.num_envs
-    buffer = make_replay_buffer(config.buffer_size, config.batch_size)
+    prioritised = config.replay == "prioritised"
+    prioritised_update = agent.extras.get("prioritised_update")
+    if prioritised and prioritised_update is None:
+        raise ValueError(f"replay='prioritised' needs an agent with extras['prioritised_update']; "
+                         f"agent {agent.name!r} has none (use replay='uniform')")
+    if prioritised:
+        buffer = make_prioritised_replay_buffer(config.buffer_size, config.batch_size, config.priority_exponent,
+                                                config.importance_exponent)
+    else:
+        buffer = make_replay_buffer(config.buffer_size, config.batch_size)
     start = learning_starts(config)
     n_step = config.n_step
     behaviour_fn = agent.extras.get("behaviour")
-    warmup_iters = math.ceil(config.warmup_steps / num_envs)
+    act_batch = agent.extras.get("act_batch")
+    warmup_iters = math.ceil(config.warmup_steps / num_envs) if config.random_warmup else 0
 
     def random_actions(key, mask):
         keys = jax.random.split(key, num_envs)
         return jax.vmap(space.sample)(keys, mask)
 
     def policy_actions(agent_state, key, obs, mask):
+        """(actions [num_envs], agent_state): the agent's exploring actions."""
+        if act_batch is not None:
+            return act_batch(agent_state, obs, mask, key)
         keys = jax.random.split(key, num_envs)
-        return jax.vmap(agent.act, in_axes=(None, 0, 0, 0, None))(agent_state, obs, mask, keys, False)
+        return jax.vmap(agent.act, in_axes=(None, 0, 0, 0, None))(agent_state, obs, mask, keys, False), agent_state
 
     def behaviour(agent_state, ts: TimeStep, uniform) -> Any:
         """The agent's behaviour record for each env's step, or None."""
@@ -145,18 +170,24 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         return OffPolicyCarry(jnp.int32(0), ErrorFlag.clear(), agent_state, env_state, ts, buffer.init(example), key,
                               EpisodeTally.zeros(), empty_window(example))
 
-    def learn(agent_state, buffer_state, key):
-        def one_update(state, k):
-            k_sample, k_update = jax.random.split(k)
-            batch = buffer.sample(buffer_state, k_sample)
-            return agent.update(state, batch, k_update)
+    def one_update(carry, k):
+        agent_state, buffer_state = carry
+        k_sample, k_update = jax.random.split(k)
+        if not prioritised:
+            agent_state, metrics = agent.update(agent_state, buffer.sample(buffer_state, k_sample), k_update)
+            return (agent_state, buffer_state), metrics
+        sample = buffer.sample(buffer_state, k_sample)
+        agent_state, metrics, priorities = prioritised_update(agent_state, sample.batch, sample.weights, k_update)
+        return (agent_state, buffer.set_priorities(buffer_state, sample.indices, priorities)), metrics
 
-        agent_state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, config.utd))
-        return agent_state, jax.tree_util.tree_map(jnp.mean, metrics)
+    def learn(agent_state, buffer_state, key):
+        (agent_state, buffer_state), metrics = jax.lax.scan(
+            one_update, (agent_state, buffer_state), jax.random.split(key, config.utd))
+        return agent_state, buffer_state, jax.tree_util.tree_map(jnp.mean, metrics)
 
     def skip_learning(agent_state, buffer_state, key):
-        shapes = jax.eval_shape(learn, agent_state, buffer_state, key)[1]
-        return agent_state, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        shapes = jax.eval_shape(learn, agent_state, buffer_state, key)[2]
+        return agent_state, buffer_state, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     def update(carry: OffPolicyCarry) -> tuple[OffPolicyCarry, dict]:
         key, k_random, k_policy, k_env, k_learn = jax.random.split(carry.key, 5)
@@ -164,9 +195,9 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         error = carry.error.record(empty_mask(space, ts.action_mask), carry.step)
 
         uniform = carry.step < warmup_iters
-        actions = jax.lax.cond(
+        actions, acted_state = jax.lax.cond(
             uniform,
-            lambda: random_actions(k_random, ts.action_mask),
+            lambda: (random_actions(k_random, ts.action_mask), carry.agent_state),
             lambda: policy_actions(carry.agent_state, k_policy, ts.obs, ts.action_mask),
         )
         error = error.record(out_of_range(space, actions), carry.step, ACTION_OUT_OF_RANGE)
@@ -185,11 +216,12 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         buffer_state, window = store(carry, transition)
 
         if config.utd > 0:
-            agent_state, learn_metrics = jax.lax.cond(
-                carry.step >= start, learn, skip_learning, carry.agent_state, buffer_state, k_learn
+            learning = (carry.step >= start) & ((carry.step - start) % config.update_every == 0)
+            agent_state, buffer_state, learn_metrics = jax.lax.cond(
+                learning, learn, skip_learning, acted_state, buffer_state, k_learn
             )
         else:
-            agent_state, learn_metrics = carry.agent_state, {}
+            agent_state, learn_metrics = acted_state, {}
         step = carry.step + 1
         episodes, episode_stats = episode_metrics(carry.episodes, next_ts.info)
         metrics = {"env_steps": step * num_envs, **episode_stats,
