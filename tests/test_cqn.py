@@ -172,6 +172,11 @@ def test_no_update_before_learning_starts_then_hard_copies_every_period():
     # Loop learning start: warm-up 10 env steps; the agent waits until 16.
     state = _state(learning_starts=16, target_period=3, utd=1)
     assert int(cqn.env_steps_at_call(state.config, jnp.int32(0))) == 11
+    # utd 2 every 4th iteration from iteration 10 (4 envs: warm-up 40 steps): calls 0-1 after
+    # iteration 10, calls 2-3 after iteration 14.
+    phased = cqn.CQNConfig(**{**SMALL, "warmup_steps": 40, "num_envs": 4, "utd": 2, "update_every": 4})
+    steps = [int(cqn.env_steps_at_call(phased, jnp.int32(c))) for c in range(4)]
+    assert steps == [44, 44, 60, 60]
     batch = _batch(jax.random.normal(jax.random.PRNGKey(0), (4, 3)), jnp.full((4, 2), 0.5), jnp.ones(4),
                    jnp.zeros(4, bool), jax.random.normal(jax.random.PRNGKey(1), (4, 3)))
     update = jax.jit(cqn.update)

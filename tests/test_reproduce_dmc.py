@@ -1,7 +1,8 @@
 """The DMC reproduction files (experiments/reproduce/cqn_dmc.py, bangbang_dmc.py): every
-variant plans with valid settings (nothing compiles), the defaults are the papers' budgets
-and the `_cpu` variants cut only the budget. Until the `dmc/<task>` envs are registered
-(the Playground adapter), MJX inverted_pendulum stands in for them."""
+variant plans with valid settings (nothing compiles), the defaults are the papers' budgets,
+the `_cpu` variants cut only the budget, and every task they name is a registered
+`dmc/<task>` env. Planning builds each variant's env, so MJX inverted_pendulum stands in
+for the Playground tasks there (one env instead of twenty)."""
 import os
 
 import pytest
@@ -16,15 +17,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture
 def dmc_tasks(monkeypatch, inverted_pendulum):
-    """Registers a stand-in for each `dmc/<task>` name the files use that is not registered."""
+    """Checks each `dmc/<task>` name is registered, then stands inverted_pendulum in for it."""
     def stand_in(**kwargs):
         return inverted_pendulum
 
     def use(tasks):
         for task in tasks:
             name = f"dmc/{task}"
-            if name not in envs.ENVS:
-                monkeypatch.setitem(envs.ENVS._entries, name, Entry(name, stand_in, "stand-in"))
+            assert name in envs.ENVS, name
+            monkeypatch.setitem(envs.ENVS._entries, name, Entry(name, stand_in, "stand-in"))
 
     return use
 

@@ -289,9 +289,8 @@ def _loss(params, state: CQNState, batch: Transition, targets: jax.Array):
 def env_steps_at_call(config: CQNConfig, calls: jax.Array) -> jax.Array:
     """Env steps taken when the loop makes update call number `calls` (0-based): the loop
     calls `update` `utd` times after each step of all envs from its learning start on
-    (every `update_every` steps, where the loop has that setting)."""
-    every = getattr(config, "update_every", 1)
-    iteration = loop_learning_starts(config) + (calls // max(config.utd, 1)) * every
+    (one learning phase every `update_every` iterations)."""
+    iteration = loop_learning_starts(config) + (calls // max(config.utd, 1)) * config.update_every
     return (iteration + 1) * config.num_envs
 
 
