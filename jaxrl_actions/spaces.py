@@ -344,8 +344,11 @@ def check_action(space: Space, action: Any, where: str = "step") -> None:
     if not want_float and not (jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_):
         raise TypeError(f"{where}: action for {space} must be an integer dtype (int32), got dtype {dtype}")
     concrete = host_value(action)  # None under jit: the training loops' error flag checks ranges there
-    if not want_float and concrete is not None and not bool(np.all(space.contains(concrete))):
-        raise ValueError(f"{where}: action {concrete.tolist()} is outside {space}")
+    if not want_float and concrete is not None:
+        with jax.ensure_compile_time_eval():  # a constant inside a traced function: check it now
+            inside = bool(np.all(space.contains(concrete)))
+        if not inside:
+            raise ValueError(f"{where}: action {concrete.tolist()} is outside {space}")
 
 
 def check_mask(space: Space, mask: Any, where: str = "act") -> None:
@@ -361,8 +364,11 @@ def check_mask(space: Space, mask: Any, where: str = "act") -> None:
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
     concrete = host_value(mask) if not isinstance(mask, (tuple, list)) else None
-    if concrete is not None and concrete.ndim == len(space.mask_shape) and not bool(space.mask_has_valid(concrete)):
-        raise ValueError(f"{where}: the action mask for {space} allows no action (all False)")
+    if concrete is not None and concrete.ndim == len(space.mask_shape):
+        with jax.ensure_compile_time_eval():
+            empty = not bool(space.mask_has_valid(concrete))
+        if empty:
+            raise ValueError(f"{where}: the action mask for {space} allows no action (all False)")
 
 
 def obs_size(space: Space) -> int:
