@@ -298,8 +298,7 @@ def _clipped_adam(learning_rate: Any, max_grad_norm: Any) -> optax.GradientTrans
 def _clipped_adamw(learning_rate: Any, weight_decay: Any, max_grad_norm: Any) -> optax.GradientTransformation:
     # Decoupled weight decay on every parameter (torch.optim.AdamW: biases and LayerNorm
     # scales included), Adam's betas (0.9, 0.999) and eps 1e-8 as torch's defaults.
-    limit = jnp.where(max_grad_norm > 0, max_grad_norm, jnp.inf)
-    return optax.chain(optax.clip_by_global_norm(limit), optax.adamw(learning_rate, weight_decay=weight_decay))
+    return optax.chain(_clip_if_on(max_grad_norm), optax.adamw(learning_rate, weight_decay=weight_decay))
 
 
 ADAM = optax.inject_hyperparams(_clipped_adam)
