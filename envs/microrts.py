@@ -115,6 +115,10 @@ class MicrortsState:
 class MicrortsMining(Environment):
     """Gym-µRTS MicrortsMining{size}x{size}F9-v0 (see the module docstring)."""
 
+    # While no own unit is idle the source mask allows every cell, so a masked action can
+    # still name an invalid source (the paper's mask, `GlobalAgentEnv.step`).
+    mask_is_complete = False
+
     def __init__(self, size: int = 10):
         size = int(size)
         if size not in MAPS:

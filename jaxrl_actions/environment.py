@@ -38,6 +38,9 @@ class Environment:
     """Base class. `name` is the registry name (set by `envs.make`)."""
 
     name: str = "env"
+    # True when the action mask excludes every action the env reports in info[INVALID_ACTION].
+    # An env whose published mask is partial on purpose (Gym-µRTS) sets it False.
+    mask_is_complete: bool = True
 
     @property
     def spec(self) -> EnvSpec:

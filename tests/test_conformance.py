@@ -54,7 +54,7 @@ def space_checks(env, ts, action=None, prev_mask=None):
         checks["action_in_space"] = spec.action_space.contains(action)
         if prev_mask is not None:
             checks["action_respects_mask"] = spec.action_space.respects(action, prev_mask)
-            if INVALID_ACTION in ts.info:
+            if INVALID_ACTION in ts.info and env.mask_is_complete:
                 checks["masked_action_not_invalid"] = ~ts.info[INVALID_ACTION]
     return checks
 

@@ -228,7 +228,7 @@ def _items(start, n):
 
 def test_prioritised_replay_probabilities_weights_and_new_items():
     alpha, beta = 0.5, 0.2
-    buffer = make_prioritised_replay_buffer(capacity=8, batch_size=64, priority_exponent=alpha,
+    buffer = make_prioritised_replay_buffer(capacity=8, batch_size=8, priority_exponent=alpha,
                                             importance_exponent=beta)
     state = buffer.init(jax.tree_util.tree_map(lambda x: x[0], _items(0, 1)))
     state = jax.jit(buffer.add)(state, _items(0, 4))
@@ -236,12 +236,12 @@ def test_prioritised_replay_probabilities_weights_and_new_items():
     state = jax.jit(buffer.set_priorities)(state, jnp.arange(4), raw)
     probs = np.sqrt([1.0, 4.0, 9.0, 16.0]) / np.sum(np.sqrt([1.0, 4.0, 9.0, 16.0]))  # p^alpha / sum
 
-    samples = jax.jit(jax.vmap(buffer.sample, in_axes=(None, 0)))(state, jax.random.split(jax.random.PRNGKey(0), 200))
+    samples = jax.jit(jax.vmap(buffer.sample, in_axes=(None, 0)))(state, jax.random.split(jax.random.PRNGKey(0), 1600))
     drawn = np.asarray(samples.batch.reward).ravel().astype(int)
     freq = np.bincount(drawn, minlength=4) / drawn.size
     np.testing.assert_allclose(freq, probs, atol=4 * np.sqrt(probs.max() / drawn.size))
     # Importance weights: (1/P)^beta over the batch max (tseyde/decqn learning.py:190-192).
-    sampled_p = probs[np.asarray(samples.indices)]  # [200, 64]
+    sampled_p = probs[np.asarray(samples.indices)]  # [1600, 8]
     expected = (1 / sampled_p) ** beta / ((1 / sampled_p) ** beta).max(axis=1, keepdims=True)
     np.testing.assert_allclose(samples.weights, expected, rtol=1e-5)
     np.testing.assert_allclose(importance_weights(jnp.array([0.5, 0.25, 0.125]), 1.0), [0.25, 0.5, 1.0])
