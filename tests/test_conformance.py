@@ -105,9 +105,9 @@ def assert_static_timestep(name, env, ts):
 
 
 # Compiling an MJX physics step on CPU takes 10-30 s, so the default suite checks every
-# light env and one representative physics env (hopper and inverted_pendulum run in
-# test_physics and the learning tests); JAXRL_ALL_ENVS=1 checks all of them.
-PHYSICS_SAMPLE = {"ant"}
+# light env and the cheapest physics env (hopper runs in test_physics, inverted_pendulum in
+# the learning tests too); JAXRL_ALL_ENVS=1 checks all of them.
+PHYSICS_SAMPLE = {"inverted_pendulum"}
 # Adapted envs (`<package>/<Id>`, 80+ ids, each a few seconds to compile): the default suite
 # checks these six (dmc/cartpole_balance also runs in test_dmc); JAXRL_ALL_ENVS=1 checks
 # every one whose package is installed.
