@@ -31,6 +31,7 @@ numbers) and .png (curves).
     python experiments/masking_study.py --out runs/masking_study              # 4x4, 10x10: paper budget
     python experiments/masking_study.py --quick --out /tmp/ms                 # CI-sized smoke run
     python experiments/masking_study.py --sizes 16 24 --out runs/ms_large     # GPU
+    python experiments/masking_study.py --merge runs/ms_a runs/ms_b --out runs/ms # one table from parts
 """
 from __future__ import annotations
 
@@ -110,11 +111,17 @@ def variant_config(variant: str, size: int, total_steps: int, config: ppo.PPOCon
 
 
 def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPOConfig = CONFIG):
-    """(agent states [seeds], metrics {name: [seeds, updates]}) of one variant; seeds 1..N."""
+    """(agent states [seeds], metrics {name: [seeds, updates]}) of one variant; seeds 1..N,
+    one after another through one compiled program: vmapping the seeds turns the CNNs into
+    grouped convolutions, which XLA:CPU ran 2.3x slower than the seeds in turn (measured on
+    4x4, 5 updates)."""
     trainer = make_trainer(make_env(variant, size), ppo.AGENT, variant_config(variant, size, total_steps, config))
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(1, seeds + 1)])
-    carry, metrics = jax.jit(jax.vmap(fused_train(trainer)))(keys)
-    return carry.agent_state, jax.device_get(metrics)
+    run_seed = jax.jit(fused_train(trainer))
+    runs = [jax.device_get(run_seed(jax.random.PRNGKey(s))) for s in range(1, seeds + 1)]
+    stack = lambda *xs: np.stack(xs)
+    states = jax.tree_util.tree_map(stack, *[carry.agent_state for carry, _ in runs])
+    metrics = jax.tree_util.tree_map(stack, *[m for _, m in runs])
+    return states, metrics
 
 
 def unmasked_rollouts(agent_state, size: int, episodes: int, key) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +214,21 @@ def run_study(sizes, total_steps: int, seeds: int, out: str, eval_episodes: int 
     return study
 
 
+def merge_studies(studies: list[dict]) -> dict:
+    """One study from parts run separately (e.g. one variant per process) at the same budget."""
+    budgets = {(st["env_steps"], st["seeds"]) for st in studies}
+    if len(budgets) != 1:
+        raise ValueError(f"can only merge studies of one budget, got (env_steps, seeds) = {sorted(budgets)}")
+    results: dict = {}
+    for st in studies:
+        for size, rows in st["results"].items():
+            results.setdefault(size, {}).update(rows)
+    sizes = sorted(int(s) for s in results)
+    variants = [v for v in VARIANTS if any(v in rows for rows in results.values())]
+    return {**studies[0], "sizes": sizes, "variants": variants, "results": results,
+            "paper": {str(s): PAPER[str(s)] for s in sizes if str(s) in PAPER}}
+
+
 def _paper_cell(study: dict, size: str, variant: str) -> str:
     paper = study["paper"].get(size, {}).get(variant)
     if paper is None:
@@ -225,7 +247,10 @@ def markdown(study: dict) -> str:
     for v in study["variants"]:
         cells = []
         for s in sizes:
-            r = study["results"][s][v]
+            r = study["results"][s].get(v)
+            if r is None:
+                cells += ["not run", _paper_cell(study, s, v)]
+                continue
             solve = f" / {r['time_to_solve_mean']:.0%}" if "time_to_solve_mean" in r else ""
             cells += [f"{r['return_mean']:.2f} ± {r['return_std']:.2f}{solve} / {r['invalid_rate']:.3f}",
                       _paper_cell(study, s, v)]
@@ -246,7 +271,7 @@ def plot(study: dict, path: str) -> None:
     axes = fig.subplots(1, len(sizes), squeeze=False)[0]
     for ax, s in zip(axes, sizes):
         res = study["results"][str(s)]
-        for v in (v for v in study["variants"] if v in TRAINED):
+        for v in (v for v in study["variants"] if v in TRAINED and v in res):
             ax.plot(res[v]["curve_steps"], res[v]["curve_return"], label=v)
         if EVAL_ONLY in res:
             ax.axhline(res[EVAL_ONLY]["return_mean"], color="gray", linestyle="--", label=EVAL_ONLY)
@@ -276,7 +301,17 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=None, help=f"env steps per run (default {PAPER_STEPS:,})")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--out", default="runs/masking_study")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", help="write one study from these studies' JSON files")
     args = parser.parse_args(argv)
+    if args.merge:
+        parts = []
+        for part in args.merge:
+            with open(os.path.join(part, "masking_study.json")) as f:
+                parts.append(json.load(f))
+        study = merge_studies(parts)
+        write_outputs(study, args.out)
+        print(markdown(study))
+        return 0
     sizes = tuple(args.sizes or (QUICK_SIZES if args.quick else (4, 10)))
     for s in sizes:
         if s not in CONV:

@@ -55,6 +55,18 @@ def test_masked_variants_take_fewer_invalid_actions_than_hidden_masks(tiny_study
     assert res["masking_removed"]["invalid_rate"] > 0.5 > res["masking"]["invalid_rate"]
 
 
+def test_parts_run_apart_merge_into_the_whole_study(tiny_study):
+    study, result, _ = tiny_study
+    parts = [{**result, "variants": [v], "results": {"4": {v: result["results"]["4"][v]}}} for v in VARIANTS]
+    merged = study.merge_studies(parts)
+    assert merged["results"] == result["results"] and merged["variants"] == list(VARIANTS)
+    assert study.markdown(merged) == study.markdown(result)
+    alone = study.merge_studies(parts[:1])
+    assert "| masking_removed |" not in study.markdown(alone)
+    with pytest.raises(ValueError, match="one budget"):
+        study.merge_studies([result, {**result, "env_steps": 1}])
+
+
 def test_bad_settings_are_rejected(tmp_path):
     study = load_study()
     with pytest.raises(SystemExit, match=r"maps are \[4, 10, 16, 24\], got 30"):
