@@ -207,7 +207,7 @@ def mean_uniform_invalid_fraction(env: Mining, key: PRNGKey, num_layouts: int = 
 
 
 envs.register(
-    "mining",
+    "mining_grid",
     Mining,
-    "Masked resource-mining gridworld after Gym-µRTS MicrortsMining; MultiDiscrete([size^2, 4, 4, 4, 4]) with mask",
+    "Masked resource-mining gridworld (a fast test env; the paper's task is microrts_mining_*); MultiDiscrete([size^2, 4, 4, 4, 4]) with mask",
 )

@@ -1,4 +1,4 @@
-"""Invalid-action masking vs the invalid-action penalty, PPO on `mining` 10x10.
+"""Invalid-action masking vs the invalid-action penalty, PPO on `mining_grid` 10x10.
 
 Two trials in one run directory, same env steps and seeds, named by `variant`:
 - `masked`: the policy sees the env's action mask (masked logits when sampling and in the
@@ -21,17 +21,17 @@ from jaxrl_actions.wrappers import EpisodeStats
 
 
 def make_mining(size: int = 10, penalty: float = 0.0, **kwargs):
-    return envs.make("mining", size=size, **kwargs)
+    return envs.make("mining_grid", size=size, **kwargs)
 
 
 def make_penalised_mining(size: int = 10, penalty: float = -0.1, **kwargs):
-    env = EpisodeStats(envs.make("mining", size=size, **kwargs))  # log the env's own return
+    env = EpisodeStats(envs.make("mining_grid", size=size, **kwargs))  # log the env's own return
     return transform_actions(env, invalid_penalty(penalty))
 
 
 EXPERIMENT = Experiment(
     name="masking",
-    description="Masked PPO vs invalid-action-penalty PPO on mining 10x10",
+    description="Masked PPO vs invalid-action-penalty PPO on mining_grid 10x10",
     make_env=make_mining,
     agent=ppo.AGENT,
     config=ppo.PPOConfig(

@@ -437,7 +437,7 @@ def test_discretize_and_bang_bang_on_pendulum_give_exact_torques():
 
 
 def test_flattened_mining_masks_never_allow_invalid_actions():
-    mining = registered_env("mining", size=4)
+    mining = registered_env("mining_grid", size=4)
     env = transform_actions(mining, flatten())
     assert env.spec.action_space == Discrete(16 * 4 ** 4)
     _, agent_mask, _, ts = np_tree(rollout_fn(env, 60)(jax.random.PRNGKey(13)))
@@ -513,7 +513,7 @@ def mining_penalty_rollout(size, steps, key, penalty=-1.0, rollouts=1):
 
 
 def test_invalid_penalty_on_mining_flags_exactly_the_env_invalid_actions():
-    registered_env("mining")
+    registered_env("mining_grid")
     r = np_tree(mining_penalty_rollout(4, 600, jax.random.PRNGKey(4)))
     work, valid, invalid = r["harvest_return"], r["category"] == 1, r["category"] == 2
     assert work.sum() > 30 and valid.sum() > 30 and invalid.sum() > 30

@@ -118,10 +118,10 @@ def test_unknown_env_names_close_match():
 
 
 def test_make_sets_name_and_describe_lists_envs():
-    env = envs.make("mining", size=6)
-    assert env.name == "mining" and env.size == 6
+    env = envs.make("mining_grid", size=6)
+    assert env.name == "mining_grid" and env.size == 6
     described = dict(envs.describe())
-    assert {"cartpole", "pendulum", "mining", "probe_fast"} <= set(described) and all(described.values())
+    assert {"cartpole", "pendulum", "mining_grid", "probe_fast"} <= set(described) and all(described.values())
     with pytest.raises(ValueError, match="already registered"):
         envs.register("cartpole", CartPole, "again")
 
@@ -131,7 +131,7 @@ def test_make_sets_name_and_describe_lists_envs():
     ("cartpole", jnp.float32(1.0), TypeError, ["int32", "float32"]),
     ("pendulum", jnp.zeros((), jnp.float32), ValueError, ["shape (1,)", "shape ()"]),
     ("pendulum", jnp.zeros((1,), jnp.int32), TypeError, ["float32", "int32"]),
-    ("mining", jnp.zeros((4,), jnp.int32), ValueError, ["shape (5,)", "shape (4,)"]),
+    ("mining_grid", jnp.zeros((4,), jnp.int32), ValueError, ["shape (5,)", "shape (4,)"]),
 ])
 def test_wrong_action_fails_at_trace_time(name, action, error, words):
     env = envs.make(name)

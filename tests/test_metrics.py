@@ -37,7 +37,7 @@ def test_episode_metrics_average_the_finished_episodes_and_carry_forward():
 
 
 def test_off_policy_loop_reports_invalid_actions_on_mining_and_learner_metrics_apart():
-    env = transform_actions(envs.make("mining", size=4), invalid_penalty(-0.1))
+    env = transform_actions(envs.make("mining_grid", size=4), invalid_penalty(-0.1))
     config = factorised.DecQNConfig(total_steps=120, num_envs=2, batch_size=8, buffer_size=200, warmup_steps=20,
                                     hidden_sizes=(8,), n_step=1)
     _, metrics = jax.jit(make_train(env, factorised.DECQN, config))(jax.random.PRNGKey(0))
