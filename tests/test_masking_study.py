@@ -1,14 +1,17 @@
 """The masking study's pipeline on a tiny run (the masked variant and its unmasked
-evaluation; the penalty variants' wrapper, `invalid_penalty`, is tested in
-test_actions.py): the JSON, Markdown table (with the paper's numbers) and plot are written
-with one entry per variant."""
+evaluation): the JSON, Markdown table (with the paper's numbers) and plot are written with
+one entry per variant. The penalty variants' env stack is checked step by step against the
+bare env, without training."""
 import importlib.util
 import json
 import os
 
+import jax
+import numpy as np
 import pytest
 
 from jaxrl_actions.agents import ppo
+from jaxrl_actions.types import INVALID_ACTION
 
 VARIANTS = ("masking", "masking_removed")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,6 +56,31 @@ def test_masked_variants_take_fewer_invalid_actions_than_hidden_masks(tiny_study
     # With it, only a unit locked by an undoable produce (looking idle, µRTS's NONE for the
     # same duration) can still be an invalid source.
     assert res["masking_removed"]["invalid_rate"] > 0.5 > res["masking"]["invalid_rate"]
+
+
+def test_penalty_variant_hides_the_mask_and_charges_each_invalid_source():
+    """Random actions through the study's penalty_-0.1 env and the bare env, same keys:
+    no mask reaches the agent, and each reward is the env's minus 0.1 per invalid source."""
+    study = load_study()
+    penalised, bare = study.make_env("penalty_-0.1", 4), study.envs.make(study.env_name(4))
+    space = bare.spec.action_space
+
+    def rollout(env, key):
+        state, ts = env.reset(key)
+
+        def step(carry, k):
+            state, _ = carry
+            state, ts = env.step(k, state, space.sample(k))
+            return (state, ts), (ts.reward, ts.info[INVALID_ACTION], ts.action_mask is None)
+
+        return jax.lax.scan(step, (state, ts), jax.random.split(key, 64))[1]
+
+    both = jax.jit(lambda key: (rollout(penalised, key), rollout(bare, key)))
+    (reward, invalid, unmasked), (bare_reward, bare_invalid, _) = both(jax.random.PRNGKey(5))
+    assert np.all(unmasked)
+    np.testing.assert_array_equal(invalid, bare_invalid)
+    assert np.mean(bare_invalid) > 0.5  # 2 of 16 cells hold the agent's units
+    np.testing.assert_allclose(reward, bare_reward - 0.1 * np.asarray(bare_invalid), atol=1e-6)
 
 
 def test_parts_run_apart_merge_into_the_whole_study(tiny_study):
