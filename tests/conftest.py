@@ -2,8 +2,6 @@
 per-example deadline, since the first example of a test may compile), and the short
 learning runs on brax's inverted_pendulum that several agents' tests make."""
 import os
-import shutil
-import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -15,13 +13,6 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("jax", deadline=None, max_examples=50)
 settings.load_profile("jax")
 
-# One compilation cache per test process, in a fresh temporary directory removed at the end:
-# several tests build the same program again (a run and its resume, the CLI and the runner on
-# one experiment), and the rebuild reads the first build's executable instead of compiling.
-_COMPILE_CACHE = tempfile.mkdtemp(prefix="jaxrl_actions_test_xla_")
-jax.config.update("jax_compilation_cache_dir", _COMPILE_CACHE)
-
-
 # The slowest files (minutes of compiling) go first, so that with two workers taking one file
 # at a time neither is left alone with a long file at the end.
 SLOW_FILES_FIRST = ("test_off_policy.py", "test_value_agents.py", "test_conformance.py", "test_factorised.py",
@@ -32,10 +23,6 @@ SLOW_FILES_FIRST = ("test_off_policy.py", "test_value_agents.py", "test_conforma
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(SLOW_FILES_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise
-
-
-def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(_COMPILE_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
