@@ -14,12 +14,13 @@ from flax import struct
 
 import envs
 from jaxrl_actions import td
-from jaxrl_actions.agents import redq, sac, td3
+from jaxrl_actions.agents import dqn, redq, sac, td3
 from jaxrl_actions.buffers.replay import make_replay_buffer
 from jaxrl_actions.environment import EnvSpec, Environment, scalar_timestep
 from jaxrl_actions.spaces import Box, Discrete
 from jaxrl_actions.training import off_policy
-from jaxrl_actions.training.common import EmptyMaskError, fused_train, raise_if_set
+from jaxrl_actions.training.config import learning_starts
+from jaxrl_actions.training.common import RUN_AXIS, EmptyMaskError, fused_train, raise_if_set, run_chunk
 from jaxrl_actions.types import Transition
 from conftest import pendulum_learning
 
@@ -321,6 +322,33 @@ def test_loop_bootstraps_truncation_from_final_obs_and_sweeps_lr():
     # At a cut, next_obs is the old episode's last observation, not the new episode's first.
     assert (np.abs(next_obs[:-1][~cont] - obs[1:][~cont]).max(axis=-1) > 1e-3).all()
     assert np.isfinite(np.asarray(metrics["learn/critic_loss"])).all()
+
+
+def test_named_run_axis_keeps_learning_a_branch_with_the_same_numbers():
+    """The runner inits the runs in one program and runs chunks in another, so a chunk gets
+    the iteration count batched [runs]. Under its vmap (axis_name=RUN_AXIS) the conds on it
+    share one predicate and stay `cond`s (no learning phase or buffer copy in skipped
+    iterations); without the name they turn into selects. Both give the same numbers."""
+    config = dqn.DQNConfig(total_steps=40, num_envs=2, batch_size=8, buffer_size=200, warmup_steps=10,
+                           update_every=3, n_step=2, hidden_sizes=(16,))
+    trainer = off_policy.make_trainer(envs.make("cartpole"), dqn.AGENT, config)
+    carry = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), 2))
+
+    def chunk(c):
+        return run_chunk(trainer, c, trainer.num_updates)
+
+    named, unnamed = jax.vmap(chunk, axis_name=RUN_AXIS), jax.vmap(chunk)
+
+    def branch_count(fn):
+        return str(jax.make_jaxpr(fn)(carry)).count(" cond[")
+
+    assert branch_count(named) >= branch_count(unnamed) + 3  # act, n-step add, learn
+    (carry_a, metrics_a), (carry_b, metrics_b) = jax.jit(named)(carry), jax.jit(unnamed)(carry)
+    np.testing.assert_allclose(metrics_a["learn/q_loss"], metrics_b["learn/q_loss"], rtol=1e-5, atol=1e-6)
+    learning_iterations = range(learning_starts(config), trainer.num_updates, config.update_every)
+    assert int(jnp.sum(metrics_a["learn/q_loss"] != 0)) == 2 * len(learning_iterations)
+    for a, b in zip(jax.tree_util.tree_leaves(carry_a.agent_state), jax.tree_util.tree_leaves(carry_b.agent_state)):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-5, atol=1e-6)
 
 
 def n_step_reference(reward, terminated, truncated, gamma, n):

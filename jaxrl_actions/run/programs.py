@@ -36,9 +36,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxrl_actions.processes import to_global
 from jaxrl_actions.run.experiment import Experiment, Trial, config_fields
 from jaxrl_actions.training import make_trainer as make_family_trainer
-from jaxrl_actions.training.common import Trainer, run_chunk
-
-RUN_AXIS = "runs"
+from jaxrl_actions.training.common import RUN_AXIS, Trainer, run_chunk
 
 
 def resolve_make_trainer(exp: Experiment) -> Callable:
@@ -217,7 +215,7 @@ class GroupProgram:
 
     def _vmapped_init(self) -> Callable:
         group = self.group
-        return jax.vmap(lambda key, config: group.trainer_for(config).init(key))
+        return jax.vmap(lambda key, config: group.trainer_for(config).init(key), axis_name=RUN_AXIS)
 
     def init(self) -> Any:
         """The initial carry of every run (compiled once; counted in compile_s)."""
@@ -241,7 +239,8 @@ class GroupProgram:
             def one(carry, config):
                 return run_chunk(group.trainer_for(config), carry, length)
 
-            fn = jax.jit(jax.vmap(one), donate_argnums=0, out_shardings=self.sharding)
+            # axis_name: the loops' conds on the shared step stay conds (common.shared_across_runs)
+            fn = jax.jit(jax.vmap(one, axis_name=RUN_AXIS), donate_argnums=0, out_shardings=self.sharding)
             self._chunks[length], seconds = timed_compile(fn, carry, self.configs)
             self.compile_s += seconds
             self.compiles += 1

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from jaxrl_actions.registry import Registry
 from jaxrl_actions.training import bandit, off_policy, on_policy, online
-from jaxrl_actions.training.common import Trainer, fused_train
+from jaxrl_actions.training.common import RUN_AXIS, Trainer, fused_train
 from jaxrl_actions.types import Metrics
 
 FAMILIES = Registry("loop family")
@@ -36,5 +36,7 @@ def make_trainer(env, agent, config) -> Trainer:
 def make_train(env, agent, config) -> Callable[[Any], tuple[Any, Metrics]]:
     """train(key) -> (final carry, metrics stacked over updates): pure and jit-able;
     `jax.vmap(lambda k, c: make_train(env, agent, c)(k))(keys, configs)` sweeps seeds and
-    numeric hyper-parameters in one compiled call."""
+    numeric hyper-parameters in one compiled call. Pass `axis_name=training.RUN_AXIS` to that
+    vmap (as the runner does) so that the loop's conds on the iteration count stay branches
+    instead of selects (`common.shared_across_runs`): the same numbers, less work."""
     return fused_train(make_trainer(env, agent, config))

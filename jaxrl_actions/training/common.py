@@ -25,6 +25,23 @@ from jaxrl_actions.types import EPISODE_DONE, EPISODE_LENGTH, EPISODE_RETURN, IN
 
 LEARN_PREFIX = "learn/"  # learner metrics (losses, entropies, ...) are kept apart from episode metrics
 
+# The name the runner gives its vmap over runs (seeds x trials): `jax.vmap(f, axis_name=RUN_AXIS)`.
+RUN_AXIS = "runs"
+
+
+def shared_across_runs(step: jax.Array) -> jax.Array:
+    """`step` (the iteration count, equal in every run of a group) as one value for all runs
+    when traced under a vmap named RUN_AXIS, else unchanged.
+
+    Why: under vmap a `lax.cond` whose predicate is batched becomes a select that runs both
+    branches; a predicate on the carried (hence batched) step would run every learning phase
+    and copy the replay buffer each iteration. The max over the run axis is unbatched, so a
+    cond on it stays a cond."""
+    try:
+        return jax.lax.pmax(step, RUN_AXIS)
+    except NameError:  # not under the runner's named vmap: nothing to share
+        return step
+
 
 class Trainer(NamedTuple):
     init: Callable[[jax.Array], Any]

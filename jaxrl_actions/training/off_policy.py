@@ -65,6 +65,7 @@ from jaxrl_actions.training.common import (
     episode_metrics,
     learner_metrics,
     out_of_range,
+    shared_across_runs,
 )
 from jaxrl_actions.training.config import OffPolicyConfig, check_off_policy_config, learning_starts
 from jaxrl_actions.types import TimeStep, Transition
@@ -159,7 +160,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
             return buffer.add(carry.buffer_state, transition), None
         window = jax.tree_util.tree_map(lambda w, x: jnp.concatenate([w[1:], x[None]]), carry.window, transition)
         completed = td.n_step_transition(window, carry.agent_state.config.gamma)
-        buffer_state = jax.lax.cond(carry.step >= n_step - 1, buffer.add, lambda b, _: b, carry.buffer_state, completed)
+        buffer_state = jax.lax.cond(shared_across_runs(carry.step) >= n_step - 1, buffer.add, lambda b, _: b, carry.buffer_state, completed)
         return buffer_state, window
 
     def init(key) -> OffPolicyCarry:
@@ -193,8 +194,9 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         key, k_random, k_policy, k_env, k_learn = jax.random.split(carry.key, 5)
         ts = carry.timestep
         error = carry.error.record(empty_mask(space, ts.action_mask), carry.step)
+        shared_step = shared_across_runs(carry.step)  # unbatched under the runner's vmap: conds stay conds
 
-        uniform = carry.step < warmup_iters
+        uniform = shared_step < warmup_iters
         actions, acted_state = jax.lax.cond(
             uniform,
             lambda: (random_actions(k_random, ts.action_mask), carry.agent_state),
@@ -216,7 +218,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         buffer_state, window = store(carry, transition)
 
         if config.utd > 0:
-            learning = (carry.step >= start) & ((carry.step - start) % config.update_every == 0)
+            learning = (shared_step >= start) & ((shared_step - start) % config.update_every == 0)
             agent_state, buffer_state, learn_metrics = jax.lax.cond(
                 learning, learn, skip_learning, acted_state, buffer_state, k_learn
             )
