@@ -1,4 +1,5 @@
-"""Classic control in pure JAX: CartPole (Gymnasium CartPole-v1) and Pendulum (Pendulum-v1).
+"""Classic control in pure JAX: CartPole (Gymnasium CartPole-v1, and a continuous-force
+variant) and Pendulum (Pendulum-v1).
 
 The dynamics constants are `EnvParams` leaves, so `vmap` over stacked params runs many
 physical variants at once. Both envs count steps in their state and set `truncated` when the
@@ -7,6 +8,7 @@ and return no action mask.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -53,20 +55,25 @@ class CartPole(Environment):
 
     Observation: float32[4] = (cart position, cart velocity, pole angle [rad], pole angular
         velocity); the initial state is U(-0.05, 0.05) in every component.
-    Action: Discrete(2): 0 pushes the cart left, 1 right, with `force_mag`.
+    Action: Discrete(2): 0 pushes the cart left, 1 right, with `force_mag`; with
+        `continuous=True`, Box(-1, 1, (1,)): the force is `force_mag` times the action
+        (clipped to [-1, 1]), the same balancing task as MJX inverted_pendulum at a fraction
+        of its compile time (the tests' cheap continuous learning check).
     Reward: +1 on every step, the terminating one included.
     Termination: |x| > x_threshold (2.4) or |theta| > theta_threshold (12 degrees).
     Truncation: after `max_steps` (500) steps.
     """
 
-    def __init__(self, max_steps: int = 500):
+    def __init__(self, max_steps: int = 500, continuous: bool = False):
         self.max_steps = int(max_steps)
+        self.continuous = bool(continuous)
 
     @property
     def spec(self) -> EnvSpec:
         p = CartPoleParams()
         high = [p.x_threshold * 2, math.inf, p.theta_threshold * 2, math.inf]
-        return EnvSpec(Box([-h for h in high], high), Discrete(2), self.max_steps)
+        actions = Box(-1.0, 1.0, (1,)) if self.continuous else Discrete(2)
+        return EnvSpec(Box([-h for h in high], high), actions, self.max_steps)
 
     @property
     def default_params(self) -> CartPoleParams:
@@ -79,7 +86,10 @@ class CartPole(Environment):
 
     def step_env(self, key, state, action, params):
         p = params
-        force = jnp.where(action == 1, p.force_mag, -p.force_mag)
+        if self.continuous:
+            force = p.force_mag * jnp.clip(action[0], -1.0, 1.0)
+        else:
+            force = jnp.where(action == 1, p.force_mag, -p.force_mag)
         total_mass = p.masspole + p.masscart
         polemass_length = p.masspole * p.length
         cos, sin = jnp.cos(state.theta), jnp.sin(state.theta)
@@ -172,4 +182,6 @@ class Pendulum(Environment):
 
 
 envs.register("cartpole", CartPole, "Balance a pole on a cart (Gymnasium CartPole-v1), Discrete(2)")
+envs.register("cartpole_continuous", functools.partial(CartPole, continuous=True),
+              "CartPole with a continuous force, Box(-1, 1, (1,)) (force_mag x action)")
 envs.register("pendulum", Pendulum, "Swing up a pendulum (Gymnasium Pendulum-v1), Box(-2, 2, (1,))")

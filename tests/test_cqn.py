@@ -1,7 +1,7 @@
 """CQN (agents/cqn.py) against hand-computed references: the interval zoom, the per-level
 per-dimension double-Q targets, exploration snapped to interval centres, AdamW's decoupled
-weight decay, hard target copies and the learning start; plus a probe and the inverted
-pendulum learning checks with small explicit configs (the authors' defaults are sized for
+weight decay, hard target copies and the learning start; plus a probe and the
+cartpole_continuous learning check with small explicit configs (the authors' defaults are sized for
 1M-step DMC runs)."""
 import jax
 import jax.numpy as jnp
@@ -16,7 +16,7 @@ from jaxrl_actions.training.common import fused_train
 from jaxrl_actions.training.evaluate import evaluate
 from jaxrl_actions.training.off_policy import make_trainer
 from jaxrl_actions.types import Transition
-from conftest import pendulum_learning
+from conftest import LEARNED_FACTOR, LEARNED_FLOOR, balance_learning
 
 OBS = Box(-1.0, 1.0, (3,))
 SMALL = dict(total_steps=1_000, batch_size=4, buffer_size=1_000, warmup_steps=10, learning_starts=10,
@@ -217,8 +217,8 @@ def test_cqn_learns_a_continuous_probe():
     assert float(returns.mean()) > -0.03
 
 
-def test_cqn_learns_inverted_pendulum(inverted_pendulum):
+def test_cqn_learns_to_balance(cartpole_continuous):
     config = cqn.CQNConfig(total_steps=10_000, num_envs=4, batch_size=128, buffer_size=20_000, warmup_steps=1_000,
                            learning_starts=1_000, hidden_sizes=(64, 64), lr=1e-3)
-    untrained, trained = pendulum_learning(inverted_pendulum, cqn.AGENT, config)
-    assert trained > 2.5 * untrained and trained > 30, (untrained, trained)
+    untrained, trained = balance_learning(cartpole_continuous, cqn.AGENT, config)
+    assert trained > LEARNED_FACTOR * untrained and trained > LEARNED_FLOOR, (untrained, trained)
