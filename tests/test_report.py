@@ -1,6 +1,7 @@
 """`jaxrl-actions report`: ours next to published numbers at matched env steps."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -49,6 +50,28 @@ def test_report_command_writes_a_section_and_plots(run_dir, tmp_path, capsys):
     row = next(line for line in text.splitlines() if line.startswith("| fake method"))
     assert "8.0 ± 1.0 (std over 5 seeds)" in row and "Table 1 of a paper" in row and "2 seeds, 96 steps" in row
     assert os.path.isfile(tmp_path / "plots" / "copy_bit.png") and "copy_bit.png" in text
+
+
+def test_greedy_eval_gets_its_own_column_and_is_compared_at_matched_steps(run_dir, tmp_path):
+    """eval.json (deterministic) adds the greedy return, the papers' protocol; the gap uses it
+    when the run's budget is the paper's env steps, else the training return."""
+    record = load_published(_published(tmp_path))[0]
+    assert ours_for(record, [run_dir]).greedy is None
+    copy = tmp_path / "with_eval"
+    shutil.copytree(run_dir, copy)
+    evaluation = {"episodes": 3, "deterministic": True, "seed": 0, "trials": [
+        {"trial": 0, "hparams": {}, "seeds": [0, 1], "return_mean": 9.5, "return_std": 0.5,
+         "return_per_seed": [9.0, 10.0], "updates_done": 4}]}
+    (copy / "eval.json").write_text(json.dumps(evaluation))
+    ours = ours_for(record, [str(copy)])
+    assert ours.greedy.mean == 9.5 and ours.greedy.std == pytest.approx(0.5) and ours.greedy.env_steps == 96
+    row = table_row(record, ours)
+    assert "9.5 ± 0.5 (3 episodes per seed, at 96 steps)" in row
+    assert f"{ours.mean - 8.0:+.1f} " in row  # the paper's 60 steps are not the budget's 96: training return
+    matched = table_row(record._replace(env_steps=96), ours)
+    assert "+1.5 (greedy) ✗" in matched  # |9.5 - 8.0| > 1.0
+    (copy / "eval.json").write_text(json.dumps({**evaluation, "deterministic": False}))
+    assert ours_for(record, [str(copy)]).greedy is None  # stochastic evaluations are not the papers'
 
 
 def test_unavailable_published_number_and_bad_records(run_dir, tmp_path):

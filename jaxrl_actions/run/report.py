@@ -5,9 +5,12 @@
 
 A published record names the experiment and variant that reproduce it, the paper's task and
 env steps, its mean and spread and where the number comes from. For each record, ours is
-the mean over seeds of the run directory's `episode_return` at the last logged point at or
-before the paper's env steps (the table says when our budget stopped short of them). One
-plot per task shows our curves with the published points.
+the mean over seeds of the run directory's `episode_return` (training episodes, exploration
+on) at the last logged point at or before the paper's env steps (the table says when our
+budget stopped short of them); where the run directory holds a deterministic `eval.json`
+(`jaxrl-actions eval DIR --deterministic`), a second column gives the greedy policy's return
+at the end of the budget, the papers' protocol. One plot per task shows our curves with the
+published points.
 
 With `--section NAME` the table replaces the text between `<!-- report:NAME -->` and
 `<!-- /report:NAME -->` in the output file (added at its end the first time), so one
@@ -54,6 +57,19 @@ class Ours(NamedTuple):
     seeds: int
     machine: str
     wall_s: Optional[float]
+    greedy: Optional["GreedyEval"] = None  # from eval.json, when evaluated deterministically
+
+
+class GreedyEval(NamedTuple):
+    """The greedy policy's return at the end of a run (`jaxrl-actions eval --deterministic`)."""
+
+    mean: float  # over seeds x episodes
+    std: float  # of the per-seed means
+    episodes: int  # per seed
+    env_steps: int
+
+
+EVAL_FILE = "eval.json"
 
 
 def load_published(path: str) -> list[Published]:
@@ -91,7 +107,20 @@ def ours_for(record: Published, run_dirs: Sequence[str]) -> Optional[Ours]:
         values = np.asarray([r[RETURN_KEY] for r in rows if r["step"] == at], np.float64)
         summary = _read_json(os.path.join(run_dir, SUMMARY_FILE)) or {}
         return Ours(run_dir, config["env"], at, steps[-1], float(values.mean()), float(values.std()), len(values),
-                    summary.get("machine", "unknown machine"), summary.get("wall_s"))
+                    summary.get("machine", "unknown machine"), summary.get("wall_s"),
+                    greedy_eval(run_dir, trials[0], steps[-1]))
+    return None
+
+
+def greedy_eval(run_dir: str, trial: int, budget: int) -> Optional[GreedyEval]:
+    """The deterministic evaluation of `trial` in the run directory's eval.json, if any."""
+    result = _read_json(os.path.join(run_dir, EVAL_FILE))
+    if not result or not result.get("deterministic"):
+        return None
+    for entry in result["trials"]:
+        if entry["trial"] == trial:
+            per_seed = np.asarray(entry["return_per_seed"], np.float64)
+            return GreedyEval(float(entry["return_mean"]), float(per_seed.std()), int(result["episodes"]), budget)
     return None
 
 
@@ -111,22 +140,29 @@ def _number(mean: Optional[float], spread: Optional[float]) -> str:
 def table_row(record: Published, ours: Optional[Ours]) -> str:
     published = _number(record.mean, record.spread) + (f" ({record.spread_kind})" if record.mean is not None else "")
     if ours is None:
-        return (f"| {record.method} | {record.task} | — | {record.env_steps:,} | not run | {published} | — | "
+        return (f"| {record.method} | {record.task} | — | {record.env_steps:,} | not run | — | {published} | — | "
                 f"{record.source} |")
     steps = f"{ours.env_steps:,}" + ("" if ours.env_steps == record.env_steps else " (budget stops short)"
                                     if ours.env_steps < record.env_steps else "")
-    gap = "—" if record.mean is None else f"{ours.mean - record.mean:+.1f}"
+    # The papers report greedy evaluations: compare with ours where it is at the paper's steps.
+    matched_greedy = ours.greedy is not None and ours.greedy.env_steps == record.env_steps
+    compared = ours.greedy.mean if matched_greedy else ours.mean
+    gap = "—" if record.mean is None else f"{compared - record.mean:+.1f}" + (" (greedy)" if matched_greedy else "")
     within = "" if record.mean is None or record.spread is None else (
-        " ✓" if abs(ours.mean - record.mean) <= record.spread else " ✗")
+        " ✓" if abs(compared - record.mean) <= record.spread else " ✗")
     env = ours.env + (f" ({record.env_note})" if record.env_note else "")
     budget = f"{ours.seeds} seeds, {ours.budget:,} steps, {ours.machine}" + (
         f", {ours.wall_s / 60:.0f} min" if ours.wall_s else "")
+    greedy = "—" if ours.greedy is None else (
+        f"{ours.greedy.mean:.1f} ± {ours.greedy.std:.1f} ({ours.greedy.episodes} episodes per seed, "
+        f"at {ours.greedy.env_steps:,} steps)")
     return (f"| {record.method} | {record.task} | {env} | {steps} vs {record.env_steps:,} | "
-            f"{ours.mean:.1f} ± {ours.std:.1f} ({budget}) | {published} | {gap}{within} | {record.source} |")
+            f"{ours.mean:.1f} ± {ours.std:.1f} ({budget}) | {greedy} | {published} | {gap}{within} | {record.source} |")
 
 
-HEADER = ("| method | paper task | our env | env steps (ours vs paper) | ours (mean ± std over seeds; budget) | "
-          "published | ours − published | source of the published number |\n|---|---|---|---|---|---|---|---|")
+HEADER = ("| method | paper task | our env | env steps (ours vs paper) | ours: training episodes (mean ± std over "
+          "seeds; budget) | ours: greedy eval | published | ours − published | source of the published number |"
+          "\n|---|---|---|---|---|---|---|---|---|")
 
 
 def results_table(records: Sequence[Published], run_dirs: Sequence[str]) -> str:
