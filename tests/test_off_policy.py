@@ -20,7 +20,7 @@ from jaxrl_actions.environment import EnvSpec, Environment, scalar_timestep
 from jaxrl_actions.spaces import Box, Discrete
 from jaxrl_actions.training import off_policy
 from jaxrl_actions.training.config import learning_starts
-from jaxrl_actions.training.common import RUN_AXIS, EmptyMaskError, fused_train, raise_if_set, run_chunk
+from jaxrl_actions.training.common import LEARNED, RUN_AXIS, EmptyMaskError, fused_train, raise_if_set, run_chunk
 from jaxrl_actions.types import Transition
 from conftest import LEARNED_FACTOR, LEARNED_FLOOR, balance_learning
 
@@ -347,6 +347,8 @@ def test_named_run_axis_keeps_learning_a_branch_with_the_same_numbers():
     np.testing.assert_allclose(metrics_a["learn/q_loss"], metrics_b["learn/q_loss"], rtol=1e-5, atol=1e-6)
     learning_iterations = range(learning_starts(config), trainer.num_updates, config.update_every)
     assert int(jnp.sum(metrics_a["learn/q_loss"] != 0)) == 2 * len(learning_iterations)
+    schedule = np.isin(np.arange(trainer.num_updates), learning_iterations)
+    np.testing.assert_array_equal(np.asarray(metrics_a[LEARNED]), np.stack([schedule, schedule]).astype(np.float32))
     for a, b in zip(jax.tree_util.tree_leaves(carry_a.agent_state), jax.tree_util.tree_leaves(carry_b.agent_state)):
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-5, atol=1e-6)
 

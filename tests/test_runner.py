@@ -265,3 +265,17 @@ def test_reference_policies_are_evaluated_next_to_the_trained_one(tmp_path):
     (greedy,), (sampled,) = group["agent"]["deterministic"], group["agent"]["sampled"]
     assert greedy["return_per_seed"] == [8.0, 8.0]  # the fake agent copies when deterministic
     assert abs(sampled["return_mean"] - 4.0) < 0.2
+
+
+def test_log_rows_take_learner_metrics_from_the_last_learning_phase():
+    """A loop that learns every few iterations reports zeros in between; the row for a chunk
+    takes `learn/` metrics from its last learning iteration, everything else from its end."""
+    from jaxrl_actions.run.runner import value_at_chunk_end
+
+    learned = np.array([0.0, 1.0, 0.0, 1.0, 0.0])
+    loss = np.array([0.0, 2.0, 0.0, 3.0, 0.0])
+    assert value_at_chunk_end("learn/q_loss", loss, learned) == 3.0
+    assert value_at_chunk_end("episode_return", loss, learned) == 0.0
+    assert value_at_chunk_end("learn/q_loss", loss, np.zeros(5)) == 0.0  # no learning yet: the last value
+    assert value_at_chunk_end("learn/q_loss", loss, None) == 0.0  # loops without the flag
+    assert value_at_chunk_end("learn/q_loss", np.float32(4.0), None) == 4.0

@@ -66,7 +66,7 @@ from jaxrl_actions.run.plan import (
     plan_of_run_dir,
 )
 from jaxrl_actions.run.programs import Group, GroupProgram, describe_groups
-from jaxrl_actions.training.common import raise_if_set
+from jaxrl_actions.training.common import LEARN_PREFIX, LEARNED, raise_if_set
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,8 +209,19 @@ def start_session(plan: Plan, out: str, devices, on_chunk, stream: TextIO) -> Ru
 # One group: restore or init, then its chunks
 
 
+def value_at_chunk_end(name: str, values: np.ndarray, learned: Optional[np.ndarray]) -> Any:
+    """A metric's value at the chunk's last update ([length] values of one run); a learner
+    metric's at the last update that learned, where the loop says which did (`LEARNED`)."""
+    if np.ndim(values) == 0:
+        return values
+    if learned is not None and name.startswith(LEARN_PREFIX) and np.any(learned > 0):
+        return values[np.flatnonzero(learned > 0)[-1]]
+    return values[-1]
+
+
 def rows_for_chunk(program: GroupProgram, metrics: Mapping[str, np.ndarray], updates_done: int) -> list[dict]:
-    """One row per (trial, seed) with each metric's value at the chunk's last update."""
+    """One row per (trial, seed) with each metric's value at the chunk's last update
+    (learner metrics: at its last learning phase)."""
     steps_per_update = program.group.steps_per_update
     rows = []
     for t_pos, trial in enumerate(program.group.trials):
@@ -218,9 +229,9 @@ def rows_for_chunk(program: GroupProgram, metrics: Mapping[str, np.ndarray], upd
             r = program.run_index(t_pos, s_pos)
             row = {"step": updates_done * steps_per_update, "update": updates_done, "trial": trial.index,
                    "seed": seed, "hparams": trial.hparams}
+            learned = metrics[LEARNED][r] if LEARNED in metrics else None
             for name in sorted(metrics):
-                value = metrics[name][r]
-                row[name] = to_json_number(value[-1] if np.ndim(value) else value)
+                row[name] = to_json_number(value_at_chunk_end(name, metrics[name][r], learned))
             rows.append(row)
     return rows
 

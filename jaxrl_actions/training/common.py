@@ -24,6 +24,9 @@ from jaxrl_actions.spaces import Box
 from jaxrl_actions.types import EPISODE_DONE, EPISODE_LENGTH, EPISODE_RETURN, INVALID_ACTION, Metrics
 
 LEARN_PREFIX = "learn/"  # learner metrics (losses, entropies, ...) are kept apart from episode metrics
+# 1.0 in iterations that ran a learning phase: loops that learn every few iterations report
+# zeros as learner metrics in between, so a log row takes them from the last one that learned.
+LEARNED = "learned"
 
 # The name the runner gives its vmap over runs (seeds x trials): `jax.vmap(f, axis_name=RUN_AXIS)`.
 RUN_AXIS = "runs"

@@ -64,6 +64,7 @@ from jaxrl_actions.training.common import (
     Trainer,
     episode_metrics,
     learner_metrics,
+    LEARNED,
     out_of_range,
     shared_across_runs,
 )
@@ -223,11 +224,12 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
                 learning, learn, skip_learning, acted_state, buffer_state, k_learn
             )
         else:
-            agent_state, learn_metrics = acted_state, {}
+            agent_state, learn_metrics, learning = acted_state, {}, jnp.bool_(False)
         step = carry.step + 1
         episodes, episode_stats = episode_metrics(carry.episodes, next_ts.info)
         metrics = {"env_steps": step * num_envs, **episode_stats,
-                   "learning": (carry.step >= start).astype(jnp.float32), **learner_metrics(learn_metrics)}
+                   "learning": (carry.step >= start).astype(jnp.float32), LEARNED: learning.astype(jnp.float32),
+                   **learner_metrics(learn_metrics)}
         new_carry = OffPolicyCarry(step, error, agent_state, env_state, next_ts, buffer_state, key, episodes, window)
         return new_carry, metrics
 
