@@ -140,7 +140,8 @@ def test_the_checker_catches_an_upward_import_and_a_cycle():
 # module: each child starts without any jaxrl_actions module loaded, as a cold import would.
 COLD_IMPORTS = r"""
 import json, os, sys
-import jax, flax, optax, chex, numpy, distrax, flashbax, orbax.checkpoint  # noqa: F401
+import jax, flax, optax, chex, numpy, distrax, flashbax, orbax.checkpoint, rlax  # noqa: F401
+import tensorflow_probability.substrates.jax  # noqa: F401  (distrax loads its bijectors lazily)
 results = {}
 for module in json.loads(sys.argv[1]):
     read, write = os.pipe()
