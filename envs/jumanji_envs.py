@@ -4,6 +4,7 @@
     env = envs.make("jumanji/Knapsack-v1")                       # flat float32 observation
     env = envs.make("jumanji/TSP-v1", observation="structured")   # named tuple of fields
     env = envs.make("jumanji/BinPack-v2", max_steps=30)           # other kwargs go to jumanji.make
+    env = envs.make("jumanji/Knapsack-v1", observation="items")   # float32[50, 6]: one row per item
 
 The ids are listed here (Jumanji 1.1.2's registry) so `jaxrl-actions list` shows them without
 importing Jumanji (seconds); `make` imports it and, when it is missing, raises an ImportError
@@ -22,7 +23,9 @@ import functools
 from typing import Any, Callable, NamedTuple, Optional
 
 import envs
-from jaxrl_actions.adapters.jumanji import JumanjiEnv, make_jumanji_env
+import jax.numpy as jnp
+
+from jaxrl_actions.adapters.jumanji import ItemsView, JumanjiEnv, make_jumanji_env
 
 
 class JumanjiTask(NamedTuple):
@@ -31,6 +34,67 @@ class JumanjiTask(NamedTuple):
     # Observation fields whose values leave the bounds Jumanji's spec declares (found by the
     # conformance test): their Box bounds become (-inf, inf).
     unbounded_fields: tuple = ()
+    items: Optional[Callable[[Any], ItemsView]] = None  # jumanji env -> its observation="items" view
+
+
+# ----------------------------------------------------------------------------- item views
+# One row per item or city, for set encoders (PPO torso="set"); each view also recovers the
+# fields the heuristics read, so the reference policies run on item observations too.
+
+
+class KnapsackFields(NamedTuple):
+    weights: Any
+    values: Any
+    packed_items: Any
+
+
+def knapsack_items(env: Any) -> ItemsView:
+    """Per item: weight, value, packed, value/weight, the remaining budget, and whether the
+    item still fits (Jumanji's observation has no budget field: it is the env's constant)."""
+    budget = float(env.total_budget)
+
+    def features(obs):
+        packed = obs.packed_items.astype(jnp.float32)
+        remaining = budget - jnp.sum(obs.weights * packed)
+        ratio = obs.values / jnp.maximum(obs.weights, 1e-6)
+        fits = (obs.weights <= remaining).astype(jnp.float32)
+        broadcast = jnp.full_like(obs.weights, remaining)
+        return jnp.stack([obs.weights, obs.values, packed, ratio, broadcast, fits], axis=-1).astype(jnp.float32)
+
+    def fields(items):
+        return KnapsackFields(items[..., 0], items[..., 1], items[..., 2] > 0.5)
+
+    return ItemsView(features, fields)
+
+
+class TSPFields(NamedTuple):
+    coordinates: Any
+    position: Any  # int32, -1 before the first city
+
+
+def tsp_items(env: Any) -> ItemsView:
+    """Per city: its coordinates, visited, current, start, its offset and distance from the
+    current city (zero before the first), and whether the tour has started."""
+
+    def features(obs):
+        n = obs.coordinates.shape[-2]
+        cities = jnp.arange(n)
+        position = obs.position.astype(jnp.int32)
+        started = position >= 0
+        here = obs.coordinates[jnp.maximum(position, 0)]
+        offset = jnp.where(started, obs.coordinates - here, 0.0)
+        visited = jnp.any(obs.trajectory[None, :] == cities[:, None], axis=-1)
+        columns = [obs.coordinates[:, 0], obs.coordinates[:, 1], visited, started & (cities == position),
+                   started & (cities == obs.trajectory[0]), offset[:, 0], offset[:, 1],
+                   jnp.linalg.norm(offset, axis=-1), jnp.full((n,), started)]
+        return jnp.stack([jnp.asarray(c, jnp.float32) for c in columns], axis=-1)
+
+    def fields(items):
+        current = items[..., 3] > 0.5
+        position = jnp.where(jnp.any(current, axis=-1), jnp.argmax(current, axis=-1), -1).astype(jnp.int32)
+        return TSPFields(items[..., :2], position)
+
+    return ItemsView(features, fields)
 
 
 def _job_shop_horizon(env: Any) -> int:
@@ -52,7 +116,8 @@ TASKS: dict[str, JumanjiTask] = {
     "GraphColoring-v1": JumanjiTask("graph colouring, Discrete(20)", lambda env: env.num_nodes),
     "JobShop-v0": JumanjiTask("job-shop scheduling, per-machine masks -> MultiDiscrete([21]*10)",
                               _job_shop_horizon),
-    "Knapsack-v1": JumanjiTask("0/1 knapsack with 50 items, Discrete(50)", lambda env: env.num_items),
+    "Knapsack-v1": JumanjiTask("0/1 knapsack with 50 items, Discrete(50)", lambda env: env.num_items,
+                               items=knapsack_items),
     "LevelBasedForaging-v0": JumanjiTask("multi-agent foraging, per-agent masks -> MultiDiscrete([6]*2)"),
     "MMST-v0": JumanjiTask("multi minimum spanning tree, per-agent masks -> MultiDiscrete([36]*3)"),
     "Maze-v0": JumanjiTask("10x10 maze navigation, Discrete(4)"),
@@ -72,7 +137,7 @@ TASKS: dict[str, JumanjiTask] = {
     "Sudoku-very-easy-v0": JumanjiTask("very easy sudoku, (row, col, digit) joint mask -> Discrete(729)",
                                        lambda env: 81),
     "TSP-v1": JumanjiTask("travelling salesman, 20 cities, Discrete(20)", lambda env: env.num_cities,
-                          ("position",)),  # spec: 0..19; -1 before the first city
+                          ("position",), tsp_items),  # spec: 0..19; -1 before the first city
     "Tetris-v0": JumanjiTask("tetris, (rotation, column) joint mask -> Discrete(40)"),
 }
 
@@ -87,8 +152,9 @@ def make_jumanji(env_id: str, task: JumanjiTask = JumanjiTask(""), observation: 
     jumanji_env = make_jumanji_env(env_id, **jumanji_kwargs)
     if max_steps is None and getattr(jumanji_env, "time_limit", None) is None and task.horizon is not None:
         max_steps = task.horizon(jumanji_env)
+    items = task.items(jumanji_env) if observation == "items" and task.items is not None else None
     env = JumanjiEnv(jumanji_env, observation=observation, keep_mask_in_obs=keep_mask_in_obs,
-                     max_steps=max_steps, mask_kind=mask_kind, unbounded_fields=task.unbounded_fields)
+                     max_steps=max_steps, mask_kind=mask_kind, unbounded_fields=task.unbounded_fields, items=items)
     env.name = f"jumanji/{env_id}"
     return env
 

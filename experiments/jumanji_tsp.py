@@ -4,10 +4,15 @@ policy and the nearest-neighbour heuristic (both in summary.json["references"]).
     pip install -e ".[jumanji]"
     jaxrl-actions run experiments/jumanji_tsp.py --seeds 4 --out runs/jumanji_tsp
 
-The agent sees the flat observation (coordinates, position, trajectory: float32[61]) and the
-mask of unvisited cities. The return is minus the tour length (Jumanji's dense reward: the
-distance of each move, and the way back to the first city on the last step). An MLP over
-the flat vector is the baseline torso (no permutation-equivariant encoder yet).
+The agent sees the cities (`observation="items"`: per city its coordinates, visited,
+current and start flags, its offset and distance from the current city, and whether the tour
+has started; float32[20, 9]) through an attention encoder with one logit per city (PPO
+`torso="set"`, networks/attention.py), and the mask of unvisited cities. The return is minus
+the tour length (Jumanji's dense reward: the distance of each move, and the way back to the
+first city on the last step). Variant `mlp` is the baseline: an MLP over the flat
+observation (coordinates, position, trajectory: float32[61]).
+
+    jaxrl-actions run experiments/jumanji_tsp.py --sweep variant=attention,mlp --seeds 2
 """
 import envs
 from envs.jumanji_heuristics import tsp_nearest_neighbour
@@ -20,12 +25,19 @@ EXPERIMENT = Experiment(
     name="jumanji_tsp",
     description="Masked PPO on jumanji/TSP-v1 vs random valid and nearest neighbour",
     make_env=lambda **kwargs: envs.make("jumanji/TSP-v1", **kwargs),
+    env_kwargs={"observation": "items"},
     agent=ppo.AGENT,
     config=ppo.PPOConfig(
         # Every episode is exactly 20 steps: undiscounted returns over whole tours.
         total_steps=2_000_000, num_envs=64, rollout_len=20, update_epochs=4, num_minibatches=4,
-        hidden_sizes=(256, 256), activation="relu", lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.01,
+        hidden_sizes=(64,), critic_hidden_sizes=(64,), torso="set", attention_layers=2, attention_heads=4,
+        activation="relu", lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.01,
     ),
+    variants={
+        "attention": {},
+        "mlp": {"env.observation": "flat", "agent.torso": "mlp", "agent.hidden_sizes": (256, 256),
+                "agent.critic_hidden_sizes": None},
+    },
     references={"random_valid": random_valid, "nearest_neighbour": tsp_nearest_neighbour},
 )
 

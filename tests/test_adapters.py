@@ -327,3 +327,48 @@ def test_knapsack_greedy_and_tsp_nearest_neighbour_choices():
     assert int(act(first, jnp.ones(20, bool), None)) == 0
     at_6 = jnp.concatenate([coords.ravel(), jnp.array([6.0]), trajectory])
     assert int(act(at_6, jnp.ones(20, bool).at[6].set(False), None)) == 7  # 0.31 is nearer 0.30 than 0.25 is
+
+
+@pytest.mark.parametrize("name", ["jumanji/Knapsack-v1", "jumanji/TSP-v1"])
+def test_item_observations_hold_the_fields_and_the_heuristics_act_alike(name):
+    """observation="items": one row per item/city whose columns are hand-checkable from
+    Jumanji's own observation, and the heuristics choose what they choose on flat observations."""
+    from envs.jumanji_heuristics import knapsack_greedy, tsp_nearest_neighbour
+
+    heuristic = knapsack_greedy if "Knapsack" in name else tsp_nearest_neighbour
+    flat, items = envs.make(name), envs.make(name, observation="items")
+    n = flat.spec.action_space.n
+    assert items.spec.obs_space.shape[0] == n and items.spec.action_space == flat.spec.action_space
+
+    def episode(env):
+        act = heuristic(env)
+
+        def step(carry, key):
+            state, ts = carry
+            action = act(ts.obs, ts.action_mask, key)
+            state, next_ts = env.step(key, state, action)
+            return (state, next_ts), (ts.obs, ts.action_mask, action)
+
+        return jax.lax.scan(step, env.reset(jax.random.key(4)), jax.random.split(jax.random.key(5), 6))[1]
+
+    flat_obs, _, flat_actions = jax.jit(episode, static_argnums=0)(flat)
+    item_obs, masks, item_actions = jax.jit(episode, static_argnums=0)(items)
+    np.testing.assert_array_equal(flat_actions, item_actions)
+    f = flat.fields(flat_obs)
+    if "Knapsack" in name:
+        remaining = 12.5 - np.sum(np.asarray(f.weights) * np.asarray(f.packed_items), axis=-1)
+        np.testing.assert_allclose(item_obs[..., 0], f.weights)
+        np.testing.assert_array_equal(item_obs[..., 2], f.packed_items)
+        np.testing.assert_allclose(item_obs[..., 4], np.repeat(remaining[:, None], n, 1), rtol=1e-5)
+        np.testing.assert_array_equal(item_obs[..., 5] > 0.5, np.asarray(f.weights) <= remaining[:, None] + 1e-6)
+    else:
+        position = np.asarray(f.position, int)
+        visited = np.asarray(item_obs[..., 2]) > 0.5
+        np.testing.assert_array_equal(visited[1:], ~np.asarray(masks[1:]))  # the mask: unvisited cities
+        np.testing.assert_array_equal(np.argmax(item_obs[1:, :, 3], -1), position[1:])
+        np.testing.assert_array_equal(items.fields(item_obs).position, position)
+        here = np.asarray(f.coordinates)[np.arange(6), np.maximum(position, 0)]
+        distance = np.linalg.norm(np.asarray(f.coordinates) - here[:, None], axis=-1) * (position >= 0)[:, None]
+        np.testing.assert_allclose(item_obs[..., 7], distance, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="ItemsView"):
+        envs.make("jumanji/BinPack-v2", observation="items")

@@ -104,3 +104,35 @@ def test_box_actions_stay_inside_the_state_dependent_interval():
     dist = distribution(space, jnp.array([5.0, -5.0, 0.0]), jnp.zeros(3), mask)
     actions = jax.vmap(lambda k: dist.to_action(dist.sample(k)))(jax.random.split(jax.random.PRNGKey(0), 256))
     assert bool(jnp.all((actions >= mask[0]) & (actions <= mask[1])))
+
+
+def test_set_networks_are_permutation_equivariant_and_ppo_checks_their_spec():
+    """Permuting the items permutes the pointer logits and leaves the value unchanged (no
+    positional encoding); PPO's torso='set' refuses observations that are not item sets."""
+    from jaxrl_actions.agents import ppo
+    from jaxrl_actions.environment import EnvSpec
+    from jaxrl_actions.networks.attention import PointerActor, SetCritic
+
+    items = jax.random.normal(jax.random.key(0), (3, 7, 5))  # [batch, items, features]
+    order = jax.random.permutation(jax.random.key(1), 7)
+    actor, critic = PointerActor(16, 2, 4), SetCritic(16, 2, 4, (16,))
+    actor_vars, critic_vars = actor.init(jax.random.key(2), items), critic.init(jax.random.key(3), items)
+    logits, _ = actor.apply(actor_vars, items)
+    permuted, _ = actor.apply(actor_vars, items[:, order])
+    assert logits.shape == (3, 7)
+    np.testing.assert_allclose(permuted, logits[:, order], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(critic.apply(critic_vars, items[:, order]), critic.apply(critic_vars, items),
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(logits[:, 0], logits[:, 1])  # the items are told apart by their features
+
+    config = ppo.PPOConfig(torso="set", hidden_sizes=(16,), attention_heads=4)
+    state = ppo.init(jax.random.key(4), EnvSpec(spaces.Box(-1.0, 1.0, (7, 5)), spaces.Discrete(7), 10), config)
+    mask = jnp.zeros(7, bool).at[jnp.array([2, 5])].set(True)
+    actions = jax.vmap(lambda k: ppo.act(state, items[0], mask, k))(jax.random.split(jax.random.key(5), 64))
+    assert set(np.asarray(actions).tolist()) <= {2, 5}
+    with pytest.raises(ValueError, match=r"item observations \[N, F\] and a Discrete\(N\)"):
+        ppo.init(jax.random.key(4), EnvSpec(spaces.Box(-1.0, 1.0, (35,)), spaces.Discrete(7), 10), config)
+    with pytest.raises(ValueError, match="attention_heads"):
+        ppo.check_config(config.replace(attention_heads=3))
+    with pytest.raises(ValueError, match="torso='transformer'"):
+        ppo.check_config(config.replace(torso="transformer"))

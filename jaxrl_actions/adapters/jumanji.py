@@ -15,6 +15,9 @@ Contract (every Jumanji env):
                  "structured": a named tuple with the same fields (nested named tuples kept,
                  Jumanji's dtypes kept), minus `action_mask`; obs_space is a `Tuple` of
                  `Box`es in field order. For agents whose networks read the fields.
+                 "items": float32[N, F], one row of features per item or city, from a
+                 task's `ItemsView` (envs/jumanji_envs.py has them for Knapsack and TSP),
+                 for permutation-equivariant networks (PPO's `torso="set"`).
                  `keep_mask_in_obs=True` keeps the `action_mask` field in either form.
     action:      see "Actions and masks" below
     reward:      Jumanji's reward, float32[]; per-agent rewards (Connector, LevelBasedForaging,
@@ -68,7 +71,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -80,7 +83,14 @@ from jaxrl_actions.spaces import Box, Discrete, MultiDiscrete, Space, Tuple
 from jaxrl_actions.types import INVALID_ACTION, PRNGKey, TimeStep
 
 EXTRA = "jumanji"  # pyproject extra that installs Jumanji
-OBSERVATIONS = ("flat", "structured")
+OBSERVATIONS = ("flat", "structured", "items")
+
+
+class ItemsView(NamedTuple):
+    """A task's observation as a set of items (observation="items")."""
+
+    features: Callable[[Any], jax.Array]  # the structured observation -> float32[N, F]
+    fields: Callable[[jax.Array], Any]  # float32[N, F] -> the named fields heuristics read
 MASK_KINDS = ("discrete", "joint", "per_dimension")
 MASK_FIELD = "action_mask"
 
@@ -297,14 +307,19 @@ class JumanjiEnv(Environment):
     unbounded_fields: observation fields whose values leave the bounds Jumanji's spec
                       declares (e.g. TSP's `position` is -1 before the first city); their
                       `Box` bounds become (-inf, inf)
+    items:            the task's `ItemsView`, needed by observation="items"
     """
 
     def __init__(self, jumanji_env: Any, observation: str = "flat", keep_mask_in_obs: bool = False,
                  max_steps: Optional[int] = None, mask_kind: Optional[str] = None,
-                 unbounded_fields: tuple = ()):
+                 unbounded_fields: tuple = (), items: Optional[ItemsView] = None):
         import_jumanji()
         if observation not in OBSERVATIONS:
             raise ValueError(f"unknown observation={observation!r}; expected one of {OBSERVATIONS}")
+        if observation == "items" and items is None:
+            raise ValueError(f"observation='items' needs the task's ItemsView; {type(jumanji_env).__name__} has "
+                             f"none (envs/jumanji_envs.py defines them for Knapsack-v1 and TSP-v1)")
+        self.items = items
         if max_steps is None:
             max_steps = getattr(jumanji_env, "time_limit", None)
         if max_steps is not None and int(max_steps) < 1:
@@ -326,7 +341,11 @@ class JumanjiEnv(Environment):
             raise ValueError(f"unbounded_fields {sorted(unknown)} are not observation fields {example._fields}")
         self.schema = _schema(jumanji_env.observation_spec, example, drop, f"{type(example).__name__}Obs",
                               tuple(unbounded_fields))
-        obs_space = flat_space(self.schema) if observation == "flat" else schema_space(self.schema)
+        if observation == "items":
+            shape = jax.eval_shape(lambda o: items.features(convert_observation(self.schema, o)), example).shape
+            obs_space = Box(-np.inf, np.inf, tuple(shape))
+        else:
+            obs_space = flat_space(self.schema) if observation == "flat" else schema_space(self.schema)
         self._spec = EnvSpec(obs_space, self.layout.space, self.max_steps)
         self.name = type(jumanji_env).__name__
 
@@ -370,11 +389,16 @@ class JumanjiEnv(Environment):
         return mask | ~jnp.any(mask)
 
     def fields(self, obs: Any) -> Any:
-        """An observation of this env as named-tuple fields (flat observations unflattened)."""
+        """An observation of this env as named-tuple fields (flat observations unflattened;
+        item observations: the fields their `ItemsView` recovers)."""
+        if self.observation == "items":
+            return self.items.fields(obs)
         return unflatten_observation(self.schema, obs) if self.observation == "flat" else obs
 
     def _obs(self, observation: Any) -> Any:
         converted = convert_observation(self.schema, observation)
+        if self.observation == "items":
+            return self.items.features(converted)
         return flatten_observation(converted) if self.observation == "flat" else converted
 
     def _mask(self, observation: Any) -> Optional[jax.Array]:

@@ -28,9 +28,10 @@ from jaxrl_actions.agents.base import Agent, PolicyOutput, validate_config
 from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env, minibatch_epochs
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.losses import clipped_value_loss, gae_advantages, normalize, ppo_policy_loss
+from jaxrl_actions.networks.attention import PointerActor, SetCritic
 from jaxrl_actions.networks.heads import PolicyHead, distribution
 from jaxrl_actions.networks.mlp import MLP
-from jaxrl_actions.spaces import Space
+from jaxrl_actions.spaces import Discrete, Space
 from jaxrl_actions.training.config import OnPolicyConfig
 
 
@@ -43,6 +44,14 @@ class PPOConfig(OnPolicyConfig):
     critic_hidden_sizes: Optional[tuple] = struct.field(pytree_node=False, default=None)  # None: hidden_sizes
     # Image observations: convolutions before both MLPs, each (features, kernel, pool) (networks.mlp.MLP).
     conv_layers: tuple = struct.field(pytree_node=False, default=())
+    # "mlp", or "set" for item-set observations [N, F] with a Discrete(N) action (pick an item):
+    # an attention encoder of width hidden_sizes[0] and `attention_layers` blocks of
+    # `attention_heads` heads (0 blocks: each item embedded on its own, DeepSets-style), one
+    # logit per item, the value from the pooled items (networks.attention); the critic's MLP
+    # after pooling is critic_hidden_sizes.
+    torso: str = struct.field(pytree_node=False, default="mlp")
+    attention_layers: int = struct.field(pytree_node=False, default=2)
+    attention_heads: int = struct.field(pytree_node=False, default=4)
     # GAE bootstraps from the value every `unroll_len` steps of the rollout, as if it were
     # rollout_len / unroll_len separate unrolls (Brax's unroll_length); 0: the whole rollout.
     unroll_len: int = struct.field(pytree_node=False, default=0)
@@ -95,6 +104,24 @@ def check_config(config: PPOConfig) -> None:
             f"PPOConfig.unroll_len={config.unroll_len} must be 0 or divide rollout_len={config.rollout_len}")
     if config.update_epochs < 1:
         raise ValueError(f"PPOConfig.update_epochs={config.update_epochs} must be >= 1")
+    if config.torso not in TORSOS:
+        raise ValueError(f"PPOConfig.torso={config.torso!r}; expected one of {TORSOS}")
+    if config.torso == "set" and (config.attention_layers < 0 or config.attention_heads < 1
+                                  or config.hidden_sizes[0] % config.attention_heads):
+        raise ValueError(f"PPOConfig torso='set' needs attention_layers >= 0 and attention_heads >= 1 dividing "
+                         f"hidden_sizes[0]; got {config.attention_layers}, {config.attention_heads}, "
+                         f"{config.hidden_sizes}")
+
+
+TORSOS = ("mlp", "set")
+
+
+def check_set_spec(spec: EnvSpec) -> None:
+    """torso='set' reads observations [N, F] and picks one of the N items (Discrete(N))."""
+    shape, space = spec.obs_space.shape, spec.action_space
+    if len(shape) != 2 or not isinstance(space, Discrete) or space.n != shape[0]:
+        raise ValueError(f"PPOConfig.torso='set' needs item observations [N, F] and a Discrete(N) action; got "
+                         f"observations {shape} and {space} (Jumanji's Knapsack and TSP: observation='items')")
 
 
 class Networks(struct.PyTreeNode):
@@ -159,9 +186,15 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     obs_shape = spec.obs_space.shape
     obs_ndim = max(1, len(obs_shape))
     conv = tuple(tuple(layer) for layer in config.conv_layers)
-    actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim, conv)
     critic_sizes = config.hidden_sizes if config.critic_hidden_sizes is None else config.critic_hidden_sizes
-    critic = MLP(tuple(critic_sizes), config.activation, output_size=1, obs_ndim=obs_ndim, conv_layers=conv)
+    if config.torso == "set":
+        check_set_spec(spec)
+        width, layers, heads = config.hidden_sizes[0], config.attention_layers, config.attention_heads
+        actor = PointerActor(width, layers, heads)
+        critic = SetCritic(width, layers, heads, tuple(critic_sizes), config.activation)
+    else:
+        actor = Actor(spec.action_space, tuple(config.hidden_sizes), config.activation, obs_ndim, conv)
+        critic = MLP(tuple(critic_sizes), config.activation, output_size=1, obs_ndim=obs_ndim, conv_layers=conv)
     dummy = jnp.zeros(obs_shape if obs_shape else (1,), jnp.float32)
     actor_key, critic_key = jax.random.split(key)
     params = PPOParams(actor=actor.init(actor_key, dummy), critic=critic.init(critic_key, dummy))
