@@ -14,6 +14,9 @@ per task (decqn/run_experiment.py:239).
     jaxrl-actions run experiments/reproduce/decqn_dmc.py --set variant=cpu --seeds 2     # 100k steps
     jaxrl-actions run experiments/reproduce/decqn_dmc.py --set variant=cpu --set total_steps=50000
 
+The paper's project page describes its state-based runs with 3 bins (bang-off-bang); the
+code's default, kept here, is 2: `--set env.bins=3` runs the former.
+
 The `cpu` variant keeps every setting and cuts the budget to 100k env steps (compare with the
 paper's curve at 100k). The paper's tasks on features include cartpole_swingup,
 cartpole_balance, reacher_easy, finger_spin, walker_walk and cheetah_run (`--set
