@@ -107,7 +107,7 @@ def ours_for(record: Published, run_dirs: Sequence[str]) -> Optional[Ours]:
         values = np.asarray([r[RETURN_KEY] for r in rows if r["step"] == at], np.float64)
         summary = _read_json(os.path.join(run_dir, SUMMARY_FILE)) or {}
         return Ours(run_dir, config["env"], at, steps[-1], float(values.mean()), float(values.std()), len(values),
-                    summary.get("machine", "unknown machine"), summary.get("wall_s"),
+                    summary.get("machine", "stopped before its configured budget: no summary.json"), summary.get("wall_s"),
                     greedy_eval(run_dir, trials[0], steps[-1]))
     return None
 
