@@ -133,7 +133,8 @@ VARIANT_EXPERIMENT = dataclasses.replace(
     name="fake_variants",
     variants={
         "quiet": {"agent.noise": 0.0},
-        "short": lambda exp: dataclasses.replace(exp, env_kwargs={"episode_length": 4}),
+        "short": lambda exp: dataclasses.replace(exp, env_kwargs={"episode_length": 4},
+                                                 agent=dataclasses.replace(FAKE_AGENT, name="fake_renamed")),
     },
 )
 
@@ -227,6 +228,7 @@ def test_variants_are_trials_with_their_own_programs(tmp_path):
     assert "in 2 program group(s)" in stream.getvalue()
     assert "static settings differ: env.episode_length, variant" in stream.getvalue()
     assert summary["compiles"] == 4  # init + chunk, per program
+    assert summary["agent"] == "fake, fake_renamed"  # every trial's agent, not only the experiment's
 
 
 def test_ppo_cartpole_runs_through_the_runner(tmp_path):

@@ -338,7 +338,8 @@ def write_summary(session: RunSession) -> dict:
     summary = {
         "experiment": plan.experiment.name,
         "env": plan.config["env"],
-        "agent": plan.experiment.agent.name,
+        # the trials' agents: variants may swap the experiment's agent (e.g. bang-bang PPO next to SAC)
+        "agent": ", ".join(sorted({t.experiment.agent.name for t in plan.trials})),
         "env_steps": max(g.num_updates * g.steps_per_update for g in plan.groups),
         "runs": len(plan.trials) * len(plan.seeds),
         "wall_s": totals.wall_s,
