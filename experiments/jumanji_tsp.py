@@ -36,7 +36,7 @@ EXPERIMENT = Experiment(
     variants={
         "attention": {},
         "mlp": {"env.observation": "flat", "agent.torso": "mlp", "agent.hidden_sizes": (256, 256),
-                "agent.critic_hidden_sizes": None},
+                "agent.critic_hidden_sizes": (256, 256)},
     },
     references={"random_valid": random_valid, "nearest_neighbour": tsp_nearest_neighbour},
 )
