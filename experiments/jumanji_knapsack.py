@@ -13,12 +13,17 @@ baseline: an MLP over the flat observation (weights, values, packed flags: float
 
     jaxrl-actions run experiments/jumanji_knapsack.py --sweep variant=attention,mlp --seeds 2
 """
-import envs
-from envs.jumanji_heuristics import knapsack_greedy
-from jaxrl_actions.agents import ppo
-from jaxrl_actions.cli import main_for
-from jaxrl_actions.run import Experiment
-from jaxrl_actions.run.references import random_valid
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _jumanji_common beside this file
+import envs  # noqa: E402
+from _jumanji_common import SET_TORSO, TORSO_VARIANTS  # noqa: E402
+from envs.jumanji_heuristics import knapsack_greedy  # noqa: E402
+from jaxrl_actions.agents import ppo  # noqa: E402
+from jaxrl_actions.cli import main_for  # noqa: E402
+from jaxrl_actions.run import Experiment  # noqa: E402
+from jaxrl_actions.run.references import random_valid  # noqa: E402
 
 EXPERIMENT = Experiment(
     name="jumanji_knapsack",
@@ -29,14 +34,9 @@ EXPERIMENT = Experiment(
     config=ppo.PPOConfig(
         # Episodes are short (about 25-30 items) and end by themselves: undiscounted returns.
         total_steps=2_000_000, num_envs=64, rollout_len=32, update_epochs=4, num_minibatches=8,
-        hidden_sizes=(64,), critic_hidden_sizes=(64,), torso="set", attention_layers=2, attention_heads=4,
-        activation="relu", lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.01,
+        **SET_TORSO, activation="relu", lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.01,
     ),
-    variants={
-        "attention": {},
-        "mlp": {"env.observation": "flat", "agent.torso": "mlp", "agent.hidden_sizes": (256, 256),
-                "agent.critic_hidden_sizes": (256, 256)},
-    },
+    variants=TORSO_VARIANTS,
     references={"random_valid": random_valid, "greedy_value_per_weight": knapsack_greedy},
 )
 

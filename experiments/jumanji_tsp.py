@@ -14,12 +14,17 @@ observation (coordinates, position, trajectory: float32[61]).
 
     jaxrl-actions run experiments/jumanji_tsp.py --sweep variant=attention,mlp --seeds 2
 """
-import envs
-from envs.jumanji_heuristics import tsp_nearest_neighbour
-from jaxrl_actions.agents import ppo
-from jaxrl_actions.cli import main_for
-from jaxrl_actions.run import Experiment
-from jaxrl_actions.run.references import random_valid
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _jumanji_common beside this file
+import envs  # noqa: E402
+from _jumanji_common import SET_TORSO, TORSO_VARIANTS  # noqa: E402
+from envs.jumanji_heuristics import tsp_nearest_neighbour  # noqa: E402
+from jaxrl_actions.agents import ppo  # noqa: E402
+from jaxrl_actions.cli import main_for  # noqa: E402
+from jaxrl_actions.run import Experiment  # noqa: E402
+from jaxrl_actions.run.references import random_valid  # noqa: E402
 
 EXPERIMENT = Experiment(
     name="jumanji_tsp",
@@ -30,14 +35,9 @@ EXPERIMENT = Experiment(
     config=ppo.PPOConfig(
         # Every episode is exactly 20 steps: undiscounted returns over whole tours.
         total_steps=2_000_000, num_envs=64, rollout_len=20, update_epochs=4, num_minibatches=4,
-        hidden_sizes=(64,), critic_hidden_sizes=(64,), torso="set", attention_layers=2, attention_heads=4,
-        activation="relu", lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.01,
+        **SET_TORSO, activation="relu", lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.01,
     ),
-    variants={
-        "attention": {},
-        "mlp": {"env.observation": "flat", "agent.torso": "mlp", "agent.hidden_sizes": (256, 256),
-                "agent.critic_hidden_sizes": (256, 256)},
-    },
+    variants=TORSO_VARIANTS,
     references={"random_valid": random_valid, "nearest_neighbour": tsp_nearest_neighbour},
 )
 
