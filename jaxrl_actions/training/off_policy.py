@@ -154,14 +154,15 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
         one = example._replace(discount=None)
         return jax.tree_util.tree_map(lambda x: jnp.zeros((n_step, num_envs) + jnp.shape(x), jnp.asarray(x).dtype), one)
 
-    def store(carry: OffPolicyCarry, transition: Transition):
+    def store(carry: OffPolicyCarry, transition: Transition, shared_step: jax.Array):
         """Adds this step's transition (n_step == 1) or the n-step one that the window
-        completes (once n_step steps have been taken); returns (buffer_state, window)."""
+        completes (once n_step steps have been taken); returns (buffer_state, window).
+        `shared_step`: the iteration count shared by all runs (see `update`)."""
         if n_step == 1:
             return buffer.add(carry.buffer_state, transition), None
         window = jax.tree_util.tree_map(lambda w, x: jnp.concatenate([w[1:], x[None]]), carry.window, transition)
         completed = td.n_step_transition(window, carry.agent_state.config.gamma)
-        buffer_state = jax.lax.cond(shared_across_runs(carry.step) >= n_step - 1, buffer.add, lambda b, _: b, carry.buffer_state, completed)
+        buffer_state = jax.lax.cond(shared_step >= n_step - 1, buffer.add, lambda b, _: b, carry.buffer_state, completed)
         return buffer_state, window
 
     def init(key) -> OffPolicyCarry:
@@ -216,7 +217,7 @@ def make_trainer(env, agent: Agent, config: OffPolicyConfig) -> Trainer:
             next_action_mask=next_ts.final_action_mask,
             behaviour=behaviour(carry.agent_state, ts, uniform),
         )
-        buffer_state, window = store(carry, transition)
+        buffer_state, window = store(carry, transition, shared_step)
 
         if config.utd > 0:
             learning = (shared_step >= start) & ((shared_step - start) % config.update_every == 0)
