@@ -1,27 +1,35 @@
 """Action-space transforms (optax style) and the wrapper that puts them on an env."""
 from jaxrl_actions.actions.library import (
+    EpsilonMasking,
     bang_bang,
     clip,
     discretize,
     first_valid_action,
     flatten,
     flatten_index,
+    generator_mask,
     interval_mask,
     invalid_penalty,
     is_valid_action,
     joint_mask,
+    ray_mask,
     repeat,
     rescale,
     sticky,
     unflatten_index,
 )
+from jaxrl_actions.actions.relevant_sets import Zonotope, band, box
 from jaxrl_actions.actions.transform import ActionTransform, chain, process, run_reset, run_step
 from jaxrl_actions.actions.wrapper import TransformedEnv, TransformState, transform_actions
 
 __all__ = [
     "ActionTransform",
+    "EpsilonMasking",
     "TransformState",
     "TransformedEnv",
+    "Zonotope",
+    "band",
+    "box",
     "bang_bang",
     "chain",
     "clip",
@@ -29,11 +37,13 @@ __all__ = [
     "first_valid_action",
     "flatten",
     "flatten_index",
+    "generator_mask",
     "interval_mask",
     "invalid_penalty",
     "is_valid_action",
     "joint_mask",
     "process",
+    "ray_mask",
     "repeat",
     "rescale",
     "run_reset",

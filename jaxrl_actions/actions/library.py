@@ -13,6 +13,11 @@ wrapped (before anything compiles).
                              an invalid action (judged by the env when it reports
                              info[INVALID_ACTION], else by the mask, replacing it)
     interval_mask(prior_fn, width, eps)  Box -> Box with a state-dependent interval mask
+                             around a prior's action (CAMEL), eps a probability or an
+                             EpsilonMasking schedule
+    ray_mask(relevant_fn)    Box -> Box, the env gets the action moved into the state's
+                             relevant set along a ray (Stolz et al. 2024)
+    generator_mask(relevant_fn, P)  Box -> Box(-1, 1, (P,)), generator space of the set
 """
 from __future__ import annotations
 
@@ -24,9 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl_actions.actions.relevant_sets import Zonotope, check_zonotope, generator_map, ray_map
 from jaxrl_actions.actions.transform import ActionTransform, process
 from jaxrl_actions.spaces import Box, Discrete, MultiBinary, MultiDiscrete, Space, Subset, Tuple
 from jaxrl_actions.types import INVALID_ACTION, TimeStep
+from jaxrl_actions.wrappers.autoreset import KeepOnReset
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -384,24 +391,55 @@ def invalid_penalty(
 
 # ----------------------------------------------------------------------------- interval masks
 @struct.dataclass
+class EpsilonMasking:
+    """How often a prior's mask is lifted (CAMEL's epsilon-masking, Zhao et al. 2025): the
+    mask is off with probability eps(t) = start + (end - start) * min(t / steps, 1), t the
+    env steps this env copy has taken (n vectorised copies: n times as many in total).
+    per_episode: one draw u ~ U(0, 1) per episode, the mask is off while u < eps(t) (so an
+    episode either keeps its mask or, as eps grows, loses it for good); else a fresh draw in
+    every state. The step count lives in a `KeepOnReset` node, so `AutoReset` carries it
+    across episodes; the first state of an auto-reset episode is built by the reset, before
+    the count is carried over, and is judged at eps(0)."""
+
+    start: float = 0.0
+    end: float = 1.0
+    steps: int = 1
+    per_episode: bool = True
+
+    def check(self) -> None:
+        if not (0.0 <= self.start <= 1.0 and 0.0 <= self.end <= 1.0):
+            raise ValueError(f"EpsilonMasking needs 0 <= start, end <= 1; got start={self.start}, end={self.end}")
+        if int(self.steps) < 1:
+            raise ValueError(f"EpsilonMasking needs steps >= 1; got steps={self.steps}")
+
+    def value(self, t: jax.Array) -> jax.Array:
+        progress = jnp.minimum(jnp.asarray(t, jnp.float32) / float(self.steps), 1.0)
+        return self.start + (self.end - self.start) * progress
+
+
+@struct.dataclass
 class IntervalState:
     key: jax.Array  # draws the all-valid choice for the current state
     low: jax.Array  # float32[*shape] current interval
     high: jax.Array
+    episode_draw: jax.Array  # float32[]: u of EpsilonMasking(per_episode=True)
+    env_steps: Any  # KeepOnReset(int32[]): steps of this env copy, kept across episodes
 
 
-def interval_mask(prior_fn: Callable[[Any], jax.Array], width: Any, eps: float = 0.0) -> ActionTransform:
-    """Continuous action masks from a prior policy (in the spirit of CAMEL): in each state
-    the agent may act in [prior_fn(obs) - width, prior_fn(obs) + width], clipped to the
+def interval_mask(prior_fn: Callable[[Any], jax.Array], width: Any, eps: Any = 0.0) -> ActionTransform:
+    """Continuous action masks from a prior policy (CAMEL's mask, Zhao et al. 2025): in each
+    state the agent may act in [prior_fn(obs) - width, prior_fn(obs) + width], clipped to the
     bounds and intersected with the env's own mask (the env's mask alone if the two do not
-    meet); with probability eps the whole (env-)valid range is allowed instead. The agent's
-    action is clipped into the interval before the env sees it. Minimal version: the prior
-    is a fixed function of the observation (no learning of the prior, no schedule on eps)."""
+    meet). `eps`: a probability per state of allowing the whole (env-)valid range instead,
+    or an `EpsilonMasking` schedule (CAMEL's epsilon-masking). The agent's action is clipped
+    into the interval before the env sees it; the continuous agents squash into it."""
     width_ = np.asarray(width, np.float32)
     if np.any(width_ < 0):
         raise ValueError(f"interval_mask needs width >= 0, got width={width}")
-    if not 0.0 <= float(eps) <= 1.0:
+    schedule = eps if isinstance(eps, EpsilonMasking) else EpsilonMasking(eps, eps, 1, per_episode=False)
+    if not isinstance(eps, EpsilonMasking) and not 0.0 <= float(eps) <= 1.0:
         raise ValueError(f"interval_mask needs 0 <= eps <= 1, got eps={eps}")
+    schedule.check()
 
     def space(inner):
         inner = _bounded_box(inner, "interval_mask")
@@ -409,23 +447,110 @@ def interval_mask(prior_fn: Callable[[Any], jax.Array], width: Any, eps: float =
         return inner
 
     def init(key, inner):
-        return IntervalState(key=key, low=jnp.asarray(inner.low), high=jnp.asarray(inner.high))
+        return IntervalState(key=key, low=jnp.asarray(inner.low), high=jnp.asarray(inner.high),
+                             episode_draw=jax.random.uniform(jax.random.fold_in(key, 2)),
+                             env_steps=KeepOnReset(jnp.int32(0)))
 
     def observe(tstate, ts, inner):
         env_low, env_high = _box_mask_or_bounds(inner, ts.action_mask)
         center = jnp.asarray(prior_fn(ts.obs), jnp.float32).reshape(inner.shape)
         low = jnp.maximum(jnp.clip(center - width_, inner.low, inner.high), env_low)
         high = jnp.minimum(jnp.clip(center + width_, inner.low, inner.high), env_high)
-        use_env = jax.random.bernoulli(tstate.key, eps) | jnp.any(low > high)
+        draw = tstate.episode_draw if schedule.per_episode else jax.random.uniform(tstate.key)
+        use_env = (draw < schedule.value(tstate.env_steps.value)) | jnp.any(low > high)
         low, high = jnp.where(use_env, env_low, low), jnp.where(use_env, env_high, high)
         return tstate.replace(low=low, high=high), ts
 
     def apply(tstate, action, key, inner):
         next_key = jax.random.fold_in(tstate.key, 1)  # a fresh draw for the next state
-        return jnp.clip(action, tstate.low, tstate.high), tstate.replace(key=next_key)
+        steps = KeepOnReset(tstate.env_steps.value + 1)
+        return jnp.clip(action, tstate.low, tstate.high), tstate.replace(key=next_key, env_steps=steps)
 
     def map_mask(mask, inner, tstate):
         return (tstate.low, tstate.high)
 
     return ActionTransform(space=space, init=init, apply=apply, map_mask=map_mask, observe=observe,
-                           name=f"interval_mask(width={width}, eps={eps:g})")
+                           name=f"interval_mask(width={width}, eps={eps})")
+
+
+# ----------------------------------------------------------------------------- ray / generator masks
+@struct.dataclass
+class RelevantSetState:
+    zonotope: Zonotope  # the current state's relevant set
+
+
+def _relevant_set(relevant_fn, obs, action_dim: int, what: str) -> Zonotope:
+    z = relevant_fn(obs)
+    if not isinstance(z, Zonotope):
+        raise TypeError(f"{what}: relevant_fn must return a Zonotope (actions.relevant_sets), got {type(z).__name__}")
+    z = Zonotope(jnp.asarray(z.center, jnp.float32), jnp.asarray(z.generators, jnp.float32))
+    check_zonotope(z, action_dim, what)
+    return z
+
+
+def _placeholder_set(inner: Box, num_generators: int) -> Zonotope:
+    dim = _box_dim(inner)
+    return Zonotope(jnp.zeros((dim,), jnp.float32), jnp.zeros((dim, num_generators), jnp.float32))
+
+
+def ray_mask(relevant_fn: Callable[[Any], Zonotope], num_generators: Optional[int] = None) -> ActionTransform:
+    """The ray mask of Stolz et al. (2024): the agent acts in the whole (bounded, 1-D) Box;
+    its action moves along the ray from the relevant set's center to the same relative
+    depth inside `relevant_fn(obs)` (a full-dimensional Zonotope inside the bounds), which
+    the env receives. The agent sees no mask and scores its own action (no correction to
+    the policy gradient). num_generators: P of the sets relevant_fn returns (default d)."""
+
+    def space(inner):
+        inner = _bounded_box(inner, "ray_mask")
+        if len(inner.shape) != 1:
+            raise ValueError(f"ray_mask needs a 1-D Box action space, got shape {inner.shape}")
+        return inner
+
+    def init(key, inner):
+        return RelevantSetState(_placeholder_set(inner, num_generators or _box_dim(inner)))
+
+    def observe(tstate, ts, inner):
+        return RelevantSetState(_relevant_set(relevant_fn, ts.obs, _box_dim(inner), "ray_mask")), ts
+
+    def apply(tstate, action, key, inner):
+        return ray_map(tstate.zonotope, inner.low, inner.high, action), tstate
+
+    def map_mask(mask, inner, tstate):
+        return None
+
+    return ActionTransform(space=space, init=init, apply=apply, map_mask=map_mask, observe=observe, name="ray_mask")
+
+
+def generator_mask(relevant_fn: Callable[[Any], Zonotope], num_generators: int) -> ActionTransform:
+    """The generator mask of Stolz et al. (2024): the agent acts in generator space
+    Box(-1, 1, (num_generators,)); the env receives c + G clip(lam, -1, 1) of the state's
+    relevant set `relevant_fn(obs)` (a Zonotope with `num_generators` generators inside
+    the bounds). The agent sees no mask; its log-prob is in generator space."""
+    if int(num_generators) < 1:
+        raise ValueError(f"generator_mask needs num_generators >= 1, got {num_generators}")
+
+    def space(inner):
+        inner = _bounded_box(inner, "generator_mask")
+        if len(inner.shape) != 1 or num_generators < inner.shape[0]:
+            raise ValueError(f"generator_mask needs a 1-D Box and num_generators >= its {inner.shape} dimensions; "
+                             f"got num_generators={num_generators}")
+        return Box(-np.ones(num_generators, np.float32), np.ones(num_generators, np.float32))
+
+    def init(key, inner):
+        return RelevantSetState(_placeholder_set(inner, num_generators))
+
+    def observe(tstate, ts, inner):
+        z = _relevant_set(relevant_fn, ts.obs, _box_dim(inner), "generator_mask")
+        if z.num_generators != num_generators:
+            raise ValueError(f"generator_mask(num_generators={num_generators}): relevant_fn returned "
+                             f"{z.num_generators} generators")
+        return RelevantSetState(z), ts
+
+    def apply(tstate, action, key, inner):
+        return generator_map(tstate.zonotope, action), tstate
+
+    def map_mask(mask, inner, tstate):
+        return None
+
+    return ActionTransform(space=space, init=init, apply=apply, map_mask=map_mask, observe=observe,
+                           name=f"generator_mask({num_generators})")

@@ -29,7 +29,7 @@ from jaxrl_actions.buffers.rollout import Rollout, flatten_time_env, minibatch_e
 from jaxrl_actions.environment import EnvSpec
 from jaxrl_actions.losses import clipped_value_loss, gae_advantages, normalize, ppo_policy_loss
 from jaxrl_actions.networks.attention import PointerActor, SetCritic
-from jaxrl_actions.networks.heads import PolicyHead, distribution
+from jaxrl_actions.networks.heads import BOX_DISTRIBUTIONS, PolicyHead, distribution
 from jaxrl_actions.networks.mlp import MLP
 from jaxrl_actions.spaces import Discrete, Space
 from jaxrl_actions.training.config import OnPolicyConfig
@@ -61,6 +61,9 @@ class PPOConfig(OnPolicyConfig):
     normalize_advantages: bool = struct.field(pytree_node=False, default=True)
     clip_value: bool = struct.field(pytree_node=False, default=True)
     mask_in_gradient: bool = struct.field(pytree_node=False, default=True)  # False: mask only when sampling
+    # Box actions: "tanh_gaussian" squashes into the (low, high) mask; "truncated_normal" is
+    # the distributional mask of Stolz et al. 2024 (networks.heads.TruncatedNormal).
+    box_distribution: str = struct.field(pytree_node=False, default="tanh_gaussian")
     # hyper-parameters (pytree leaves): vmap sweeps them
     lr: float = 2.5e-4
     gamma: float = 0.99
@@ -104,6 +107,8 @@ def check_config(config: PPOConfig) -> None:
             f"PPOConfig.unroll_len={config.unroll_len} must be 0 or divide rollout_len={config.rollout_len}")
     if config.update_epochs < 1:
         raise ValueError(f"PPOConfig.update_epochs={config.update_epochs} must be >= 1")
+    if config.box_distribution not in BOX_DISTRIBUTIONS:
+        raise ValueError(f"PPOConfig.box_distribution={config.box_distribution!r}; expected one of {BOX_DISTRIBUTIONS}")
     if config.torso not in TORSOS:
         raise ValueError(f"PPOConfig.torso={config.torso!r}; expected one of {TORSOS}")
     if config.torso == "set" and (config.attention_layers < 0 or config.attention_heads < 1
@@ -218,7 +223,7 @@ def _dist(state: PPOState, params: PPOParams, obs, mask):
     offset by config.init_log_std here, so init_log_std stays a sweepable leaf."""
     outputs, log_std = state.nets.actor.apply(params.actor, obs)
     return distribution(state.nets.space, outputs, log_std + state.config.init_log_std, mask,
-                        state.config.mask_in_gradient)
+                        state.config.mask_in_gradient, state.config.box_distribution)
 
 
 def _value(state: PPOState, params: PPOParams, obs):

@@ -17,6 +17,13 @@ sampled, and log-prob/entropy are over the valid actions only, i.e. renormalised
 dimension for MultiDiscrete and MultiBinary. `mask_in_gradient=False` applies the mask
 when sampling only (the "no_adj" variant of the masking literature): log-probs and
 entropy then use the unmasked logits.
+
+Box actions have two distributions (`box_distribution`):
+  "tanh_gaussian"     a Gaussian squashed by tanh into the (low, high) mask (the default)
+  "truncated_normal"  the distributional mask of Stolz et al. (NeurIPS 2024): a Gaussian
+                      over the action space (mean and std in the space's half-range units)
+                      renormalised on the relevant interval (low, high); its log-prob
+                      includes the normaliser log Z, so the policy gradient is exact
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from jax.scipy.special import log_ndtr, ndtri
 
 from jaxrl_actions import spaces
 from jaxrl_actions.networks.mlp import orthogonal
@@ -152,6 +160,65 @@ class TanhGaussian:
         return self.low + unit * (self.high - self.low)
 
 
+def _log_diff_ndtr(alpha: jax.Array, beta: jax.Array) -> jax.Array:
+    """log(Phi(beta) - Phi(alpha)) for alpha <= beta, accurate in both tails (on the
+    right tail it uses Phi(-alpha) - Phi(-beta), the same difference)."""
+    right = alpha > 0
+    lo, hi = jnp.where(right, -beta, alpha), jnp.where(right, -alpha, beta)
+    log_hi, log_lo = log_ndtr(hi), log_ndtr(lo)
+    return log_hi + jnp.log1p(-jnp.exp(jnp.minimum(log_lo - log_hi, -1e-7)))
+
+
+@struct.dataclass
+class TruncatedNormal:
+    """Independent normals N(loc, scale) per dimension, each renormalised on [low, high]
+    (the distributional mask). `raw` is the action itself. Sampling is the inverse CDF,
+    computed on the mirrored side when the interval lies right of the mean (so both tails
+    keep their precision); a draw is clipped into [low, high] against float rounding."""
+
+    loc: jax.Array
+    scale: jax.Array
+    low: jax.Array
+    high: jax.Array
+
+    def _standard(self):
+        return (self.low - self.loc) / self.scale, (self.high - self.loc) / self.scale
+
+    def log_normaliser(self) -> jax.Array:
+        """log Z per dimension: log P(low <= x <= high) under N(loc, scale)."""
+        return _log_diff_ndtr(*self._standard())
+
+    def sample(self, key):
+        alpha, beta = self._standard()
+        right = alpha > 0
+        lo, hi = jnp.where(right, -beta, alpha), jnp.where(right, -alpha, beta)
+        u = jax.random.uniform(key, jnp.shape(self.loc))
+        cdf_lo, cdf_hi = jnp.exp(log_ndtr(lo)), jnp.exp(log_ndtr(hi))
+        z = ndtri(jnp.clip(cdf_lo + u * (cdf_hi - cdf_lo), 1e-37, 1.0 - 1e-7))
+        z = jnp.where(right, -z, z)
+        return jnp.clip(self.loc + self.scale * z, self.low, self.high)
+
+    def log_prob(self, raw):
+        z = (raw - self.loc) / self.scale
+        log_density = -0.5 * jnp.square(z) - 0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(self.scale)
+        return jnp.sum(log_density - self.log_normaliser())
+
+    def entropy(self):
+        alpha, beta = self._standard()
+        log_z = self.log_normaliser()
+        # (alpha phi(alpha) - beta phi(beta)) / Z, with phi / Z formed in log space
+        def phi_over_z(x):
+            return jnp.exp(-0.5 * jnp.square(x) - 0.5 * jnp.log(2.0 * jnp.pi) - log_z)
+        tail = alpha * phi_over_z(alpha) - beta * phi_over_z(beta)
+        return jnp.sum(0.5 * jnp.log(2.0 * jnp.pi * jnp.e) + jnp.log(self.scale) + log_z + 0.5 * tail)
+
+    def mode(self):
+        return jnp.clip(self.loc, self.low, self.high)
+
+    def to_action(self, raw):
+        return raw
+
+
 @struct.dataclass
 class Product:
     """Tuple spaces: independent parts, raw actions are tuples."""
@@ -192,11 +259,16 @@ def head_size(space: spaces.Space) -> int:
     raise TypeError(f"no policy head for space {space!r}")
 
 
+BOX_DISTRIBUTIONS = ("tanh_gaussian", "truncated_normal")
+
+
 def distribution(space: spaces.Space, outputs: jax.Array, log_std: Any, mask: Any = None,
-                 mask_in_gradient: bool = True):
+                 mask_in_gradient: bool = True, box_distribution: str = "tanh_gaussian"):
     """Builds the distribution from the head's flat outputs (float[head_size(space)]).
     A mask of the wrong shape, or a concrete all-False one, raises (spaces.check_mask)."""
     spaces.check_mask(space, mask, "policy")
+    if box_distribution not in BOX_DISTRIBUTIONS:
+        raise ValueError(f"box_distribution={box_distribution!r}; expected one of {BOX_DISTRIBUTIONS}")
 
     def categorical(logits, m):
         masked = mask_logits(logits, m)
@@ -217,6 +289,9 @@ def distribution(space: spaces.Space, outputs: jax.Array, log_std: Any, mask: An
         low, high = space.all_valid_mask() if mask is None else mask
         mean = outputs.reshape(space.shape)
         log_std = jnp.asarray(log_std).reshape(-1)[: mean.size].reshape(mean.shape)
+        if box_distribution == "truncated_normal":
+            center, half_range = (space.high + space.low) / 2.0, (space.high - space.low) / 2.0
+            return TruncatedNormal(center + half_range * mean, half_range * jnp.exp(log_std), low, high)
         return TanhGaussian(mean, log_std, low, high)
     if isinstance(space, spaces.Tuple):
         parts, start = [], 0
@@ -224,7 +299,7 @@ def distribution(space: spaces.Space, outputs: jax.Array, log_std: Any, mask: An
         stds = log_std if isinstance(log_std, tuple) else (log_std,) * len(space.spaces)
         for sub, m, s in zip(space.spaces, masks, stds):
             size = head_size(sub)
-            parts.append(distribution(sub, outputs[start:start + size], s, m, mask_in_gradient))
+            parts.append(distribution(sub, outputs[start:start + size], s, m, mask_in_gradient, box_distribution))
             start += size
         return Product(tuple(parts))
     raise TypeError(f"no policy distribution for space {space!r}")
