@@ -212,6 +212,21 @@ def test_error_flag_raises_between_chunks(tmp_path):
     assert {r["update"] for r in rows} == {3}
 
 
+def test_trained_policy_is_the_greedy_policy_of_a_checkpointed_run(sweep_run):
+    """A trained prior (CAMEL's expert mask) from a run directory: the agent's deterministic act
+    on the restored state; a trial or seed the run does not have is refused by name."""
+    from jaxrl_actions.run.evaluate_run import trained_policy
+
+    out, _, _ = sweep_run
+    policy = trained_policy(out, trial=1, seed_index=1, experiment=FAKE_EXPERIMENT)
+    for bit in (0, 1):
+        assert int(jax.jit(policy)(jax.nn.one_hot(bit, 2))) == bit
+    with pytest.raises(ValueError, match="no trial 5"):
+        trained_policy(out, trial=5, experiment=FAKE_EXPERIMENT)
+    with pytest.raises(ValueError, match="seed_index=2"):
+        trained_policy(out, trial=0, seed_index=2, experiment=FAKE_EXPERIMENT)
+
+
 def test_fresh_run_refuses_existing_run_dir(sweep_run):
     from jaxrl_actions.run.runner import RunDirError, run_experiment
 

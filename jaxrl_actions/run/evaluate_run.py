@@ -4,10 +4,12 @@ every (trial, seed)'s policy for whole episodes (`training.evaluate.evaluation_f
     evaluate_run("runs/x", episodes=10, deterministic=True) -> {"episodes", "deterministic",
         "seed", "trials": [{"trial", "hparams", "seeds", "return_mean", "return_std",
         "return_per_seed", "updates_done"}]}
+    trained_policy("runs/x", trial=0, seed_index=0) -> policy(obs) -> greedy action
+        (a prior for CAMEL's expert mask, `actions.interval_mask`)
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import jax
 import numpy as np
@@ -31,24 +33,48 @@ def saved_padding(ckpt_dir: str) -> Optional[int]:
         return None  # restore names the damaged checkpoint
 
 
+def _restore_agent_states(run_dir: str, group, seeds) -> tuple[Any, Any]:
+    """(agent states [runs], checkpoint meta) of the last checkpoint of one compiled group."""
+    ckpt_dir = f"{run_dir}/{CHECKPOINT_DIR}/group{group.index}"
+    # The run axis as the run padded it (another device or process count may have padded
+    # it differently), on this process's devices when they divide it, else on one.
+    size = saved_padding(ckpt_dir)
+    devices = None if size is None or size % jax.device_count() == 0 else jax.devices()[:1]
+    program = GroupProgram.build(group, seeds, devices, size)
+    restored = checkpoint.restore(ckpt_dir, program.abstract_carry())
+    if restored is None:
+        raise RunDirError(f"{run_dir} has no checkpoint for program {group.index} ({ckpt_dir} is empty)")
+    return jax.tree.map(lambda x: x[: program.num_runs], agent_state_of(restored.tree)), restored.meta
+
+
+def trained_policy(run_dir: str, trial: int = 0, seed_index: int = 0,
+                   experiment: Optional[Experiment] = None) -> Callable[[Any], Any]:
+    """The greedy policy of one (trial, seed) of a run's last checkpoint, as a pure function
+    of one observation (no mask): a trained prior, e.g. for an expert mask."""
+    _, plan = plan_of_run_dir(run_dir, experiment)
+    for group in plan.groups:
+        positions = [pos for pos, t in enumerate(group.trials) if t.index == trial]
+        if positions:
+            break
+    else:
+        raise ValueError(f"{run_dir} has no trial {trial}; it has {sorted(t.index for g in plan.groups for t in g.trials)}")
+    if not 0 <= seed_index < len(plan.seeds):
+        raise ValueError(f"seed_index={seed_index}: {run_dir} ran {len(plan.seeds)} seed(s)")
+    states, _ = _restore_agent_states(run_dir, group, plan.seeds)
+    state = jax.tree.map(lambda x: x[positions[0] * len(plan.seeds) + seed_index], states)
+    agent = group.agent
+    return lambda obs: agent.act(state, obs, None, jax.random.PRNGKey(0), deterministic=True)
+
+
 def evaluate_run(run_dir: str, episodes: int = 10, deterministic: bool = False, seed: int = 0,
                  experiment: Optional[Experiment] = None) -> dict:
     """Returns of the last checkpointed policy of every (trial, seed) in `run_dir`."""
     _, plan = plan_of_run_dir(run_dir, experiment)
     results = []
     for group in plan.groups:
-        ckpt_dir = f"{run_dir}/{CHECKPOINT_DIR}/group{group.index}"
-        # The run axis as the run padded it (another device or process count may have padded
-        # it differently), on this process's devices when they divide it, else on one.
-        size = saved_padding(ckpt_dir)
-        devices = None if size is None or size % jax.device_count() == 0 else jax.devices()[:1]
-        program = GroupProgram.build(group, plan.seeds, devices, size)
-        restored = checkpoint.restore(ckpt_dir, program.abstract_carry())
-        if restored is None:
-            raise RunDirError(f"{run_dir} has no checkpoint for program {group.index} ({ckpt_dir} is empty)")
-        states = jax.tree.map(lambda x: x[: program.num_runs], agent_state_of(restored.tree))
+        states, meta = _restore_agent_states(run_dir, group, plan.seeds)
         fn = evaluation_fn(group.env, group.agent, episodes, deterministic)
-        keys = jax.random.split(jax.random.PRNGKey(seed), program.num_runs)
+        keys = jax.random.split(jax.random.PRNGKey(seed), len(group.trials) * len(plan.seeds))
         returns = np.asarray(jax.vmap(fn)(states, keys))  # [runs, episodes]
         for t_pos, trial in enumerate(group.trials):
             per_seed = returns[t_pos * len(plan.seeds):(t_pos + 1) * len(plan.seeds)]
@@ -59,7 +85,7 @@ def evaluate_run(run_dir: str, episodes: int = 10, deterministic: bool = False, 
                 "return_mean": float(per_seed.mean()),
                 "return_std": float(per_seed.std()),
                 "return_per_seed": [float(v) for v in per_seed.mean(axis=1)],
-                "updates_done": restored.meta.get("updates_done"),
+                "updates_done": meta.get("updates_done"),
             })
     results.sort(key=lambda r: r["trial"])
     return {"episodes": int(episodes), "deterministic": bool(deterministic), "seed": seed, "trials": results}
