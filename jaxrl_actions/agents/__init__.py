@@ -3,6 +3,7 @@
     agents.get("ppo") -> Agent        agents.names() -> [...]        agents.AGENTS (the registry)
 """
 from jaxrl_actions.agents import (  # noqa: F401  (each module registers its agents)
+    arsq,
     bandits,
     cqn,
     dnc,
