@@ -9,6 +9,7 @@ from jaxrl_actions.agents import (  # noqa: F401  (each module registers its age
     dnc,
     dqn,
     factorised,
+    mbma,
     neural_bandits,
     ppo,
     qac,
