@@ -10,13 +10,17 @@ separate `envs` package (`envs.make`).
 from jaxrl_actions import agents
 from jaxrl_actions.actions import (
     ActionTransform,
+    EpsilonMasking,
+    Zonotope,
     bang_bang,
     chain,
     clip,
     discretize,
     flatten,
+    generator_mask,
     interval_mask,
     invalid_penalty,
+    ray_mask,
     repeat,
     rescale,
     sticky,
@@ -29,8 +33,8 @@ from jaxrl_actions.training.evaluate import evaluate
 from jaxrl_actions.types import TimeStep, Transition
 
 __all__ = [
-    "ActionTransform", "Box", "Discrete", "Experiment", "FAMILIES", "MultiBinary", "MultiDiscrete", "RunOptions",
-    "Space", "Subset", "TimeStep", "Transition", "Tuple", "agents", "bang_bang", "chain", "clip", "discretize",
-    "evaluate", "evaluate_run", "flatten", "interval_mask", "invalid_penalty", "make_train", "make_trainer",
-    "repeat", "rescale", "resume_run", "run_experiment", "sticky", "transform_actions",
+    "ActionTransform", "Box", "Discrete", "EpsilonMasking", "Experiment", "FAMILIES", "MultiBinary", "MultiDiscrete", "RunOptions",
+    "Space", "Subset", "TimeStep", "Transition", "Tuple", "Zonotope", "agents", "bang_bang", "chain", "clip", "discretize",
+    "evaluate", "evaluate_run", "flatten", "generator_mask", "interval_mask", "invalid_penalty", "make_train", "make_trainer",
+    "ray_mask", "repeat", "rescale", "resume_run", "run_experiment", "sticky", "transform_actions",
 ]
