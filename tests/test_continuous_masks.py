@@ -119,8 +119,10 @@ MASKED_ENVS = {
 TINY = {"ppo": dict(hidden_sizes=(8,)), "sac": dict(actor_hidden=(8,), critic_hidden=(8,)),
         "td3": dict(actor_hidden=(8,), critic_hidden=(8,))}
 TRUNCATED = {"box_distribution": "truncated_normal"}
-AGENT_SETUPS = [("ppo", {}, "band"), ("ppo", TRUNCATED, "band"), ("sac", {}, "band"), ("td3", {}, "band"),
-                ("ppo", {}, "ray"), ("td3", {}, "ray"), ("sac", {}, "generator"), ("ppo", TRUNCATED, "generator")]
+# Each mask form with each agent that has a reason to differ on it (PPO's tanh-Gaussian in a band
+# is covered by test_heads.py's state-dependent interval test).
+AGENT_SETUPS = [("ppo", TRUNCATED, "band"), ("sac", {}, "band"), ("td3", {}, "band"), ("td3", {}, "ray"),
+                ("ppo", {}, "generator")]
 
 
 @pytest.mark.parametrize("agent_name, overrides, mask", AGENT_SETUPS)
