@@ -25,10 +25,14 @@ over the first half of training. The `cpu` variant of each file: 30k env steps w
 """
 from __future__ import annotations
 
+import functools
+
 import envs
 from envs.priors import PRIORS
 from jaxrl_actions.actions import (EpsilonMasking, band, generator_mask, interval_mask, ray_mask,
                                    transform_actions)
+from jaxrl_actions.agents import td3
+from jaxrl_actions.run import Experiment
 
 MASKS = ("none", "prior", "expert", "ray", "generator")
 TOTAL_STEPS = 1_000_000
@@ -71,3 +75,17 @@ def variants(cpu: dict = CPU) -> dict:
         out[name] = {"env.mask": mask}
         out[f"{name}_cpu"] = {"env.mask": mask, **cpu}
     return out
+
+
+def camel_experiment(task: str, title: str) -> Experiment:
+    """The CAMEL experiment on one MJX task: TD3 with the library's defaults, 1M env steps,
+    the prior's band by default, one variant per mask (`variants`)."""
+    return Experiment(
+        name=f"camel_{task}",
+        description=f"CAMEL: TD3 in a prior's epsilon-masked action band on {title} (MJX), vs TD3 and other masks",
+        make_env=functools.partial(make_masked_env, task),
+        agent=td3.AGENT,
+        config=td3.TD3Config(total_steps=TOTAL_STEPS, num_envs=1, buffer_size=1_000_000, warmup_steps=25_000),
+        env_kwargs=ENV_SETTINGS,
+        variants=variants(),
+    )
