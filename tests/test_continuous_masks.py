@@ -182,6 +182,9 @@ def test_masks_refuse_bad_relevant_sets():
     with pytest.raises(ValueError, match=r"center \[3\]"):
         env = transform_actions(EchoEnv(env_space, masked=False), ray_mask(lambda o: Zonotope(jnp.zeros(2), jnp.eye(2))))
         env.reset(jax.random.PRNGKey(0))
+    flat = lambda o: Zonotope(jnp.zeros(3), jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]) * 0.5)
+    with pytest.raises(ValueError, match="degenerate"):  # an eager reset sees the values
+        transform_actions(EchoEnv(env_space, masked=False), ray_mask(flat)).reset(jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="steps >= 1"):
         interval_mask(lambda o: o, 0.1, EpsilonMasking(steps=0))
     with pytest.raises(ValueError, match="box_distribution='beta'"):

@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_actions.actions.relevant_sets import Zonotope, check_zonotope, generator_map, ray_map
+from jaxrl_actions.actions.relevant_sets import (Zonotope, check_full_dimensional, check_zonotope, generator_map,
+                                                 ray_map)
 from jaxrl_actions.actions.transform import ActionTransform, process
 from jaxrl_actions.spaces import Box, Discrete, MultiBinary, MultiDiscrete, Space, Subset, Tuple
 from jaxrl_actions.types import INVALID_ACTION, TimeStep
@@ -485,6 +486,7 @@ def _relevant_set(relevant_fn, obs, action_dim: int, what: str) -> Zonotope:
         raise TypeError(f"{what}: relevant_fn must return a Zonotope (actions.relevant_sets), got {type(z).__name__}")
     z = Zonotope(jnp.asarray(z.center, jnp.float32), jnp.asarray(z.generators, jnp.float32))
     check_zonotope(z, action_dim, what)
+    check_full_dimensional(z, what)
     return z
 
 

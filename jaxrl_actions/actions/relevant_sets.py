@@ -71,6 +71,18 @@ def check_zonotope(z: Zonotope, action_dim: int, what: str) -> None:
                          f"to be full-dimensional; got {z.generators.shape[1]}")
 
 
+def check_full_dimensional(z: Zonotope, what: str) -> None:
+    """Where the generators are concrete (an eager call, e.g. `env.reset` outside jit), a
+    zonotope of rank < d is refused: it has no interior, so no ray or density lives in it."""
+    try:
+        generators = np.asarray(z.generators)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return  # traced: checked only where concrete
+    if generators.ndim == 2 and np.linalg.matrix_rank(generators) < generators.shape[0]:
+        raise ValueError(f"{what}: the relevant set is degenerate (generators of rank "
+                         f"{np.linalg.matrix_rank(generators)} < {generators.shape[0]} dimensions): {generators.tolist()}")
+
+
 def facet_normals(generators: jax.Array) -> jax.Array:
     """[F, d]: the generalised cross product of every (d-1)-subset of the generators
     (F = C(P, d-1)); zero rows for subsets that do not span a hyperplane."""
