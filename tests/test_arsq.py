@@ -22,19 +22,20 @@ CONFIG = arsq.ARSQConfig(levels=2, bins=3, hidden_sizes=(16,), alpha=0.5)
 
 @pytest.fixture(scope="module")
 def state():
-    s = arsq.init(jax.random.PRNGKey(0), SPEC, CONFIG)
+    init = jax.jit(lambda key: arsq.init(key, SPEC, CONFIG))
     # a non-trivial target: the online net of another seed
-    return s.replace(target_params=arsq.init(jax.random.PRNGKey(1), SPEC, CONFIG).q.params)
+    return init(jax.random.PRNGKey(0)).replace(target_params=init(jax.random.PRNGKey(1)).q.params)
 
 
 def reference_q(state, obs, choices):
     """Q_i by deciding the positions one at a time, as acting does."""
+    apply = jax.jit(arsq._network(state).apply)
     low, width = np.full(3, -1.0), np.full(3, 2.0)
-    values, logits = arsq._network(state).apply(state.q.params, obs, jnp.zeros(3))
+    values, logits = apply(state.q.params, obs, jnp.zeros(3))
     total = np.asarray(values, np.float64).copy()
     for level in range(2):
         for d in range(3):
-            _, logits = arsq._network(state).apply(state.q.params, obs, jnp.asarray(low + width / 2))
+            _, logits = apply(state.q.params, obs, jnp.asarray(low + width / 2, jnp.float32))
             u = np.asarray(logits, np.float64).reshape(2, 6, 3)[:, level * 3 + d]  # [twin, bins]
             adv = u - 0.5 * np.log(np.sum(np.exp(u / 0.5), axis=-1, keepdims=True))
             total += adv[:, choices[level, d]]
@@ -54,11 +55,13 @@ def test_soft_advantages_are_normalised_and_q_sums_them_in_order(state):
 
 def test_greedy_act_takes_each_positions_argmax_and_maps_to_the_bounds(state):
     obs = jnp.array([0.3, -1.0, 0.5, 2.0])
-    action = np.asarray(arsq.act(state, obs, None, jax.random.PRNGKey(0), deterministic=True))
+    act = jax.jit(lambda mask, key, deterministic: arsq.act(state, obs, mask, key, deterministic), static_argnums=2)
+    action = np.asarray(act(None, jax.random.PRNGKey(0), True))
+    outputs = jax.jit(lambda centres: arsq._outputs(state, state.q.params, obs, centres))
     low, width, choices = np.full(3, -1.0), np.full(3, 2.0), np.zeros((2, 3), int)
     for level in range(2):
         for d in range(3):
-            _, adv = arsq._outputs(state, state.q.params, obs, jnp.asarray(low + width / 2))
+            _, adv = outputs(jnp.asarray(low + width / 2, jnp.float32))
             k = int(np.argmax(np.min(np.asarray(adv)[:, level * 3 + d], axis=0)))
             choices[level, d] = k
             low[d], width[d] = low[d] + k * width[d] / 3, width[d] / 3
@@ -66,7 +69,7 @@ def test_greedy_act_takes_each_positions_argmax_and_maps_to_the_bounds(state):
     # Sampling stays on the grid of finest centres and inside a mask.
     mask = (jnp.array([-0.5, -2.0, 0.0]), jnp.array([0.5, 2.0, 0.1]))
     keys = jax.random.split(jax.random.PRNGKey(4), 64)
-    sampled = np.asarray(jax.vmap(lambda k: arsq.act(state, obs, mask, k))(keys))
+    sampled = np.asarray(jax.jit(jax.vmap(lambda k: act(mask, k, False)))(keys))
     assert np.all(sampled >= np.asarray(mask[0])) and np.all(sampled <= np.asarray(mask[1]))
     assert len(np.unique(sampled[:, 1])) > 1  # alpha 0.5: not deterministic
 

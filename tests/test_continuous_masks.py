@@ -131,7 +131,7 @@ def test_agents_act_inside_the_mask(agent_name, overrides, mask):
     env = transform_actions(EchoEnv(SPACE, masked=False, max_steps=8), transform)
     agent = agents.get(agent_name)
     config = agent.config_cls(**TINY[agent_name], **overrides)
-    state = agent.init(jax.random.PRNGKey(1), env.spec, config)
+    state = jax.jit(lambda key: agent.init(key, env.spec, config))(jax.random.PRNGKey(1))
 
     @jax.jit
     def run(key):

@@ -29,7 +29,7 @@ CONFIG = mbma.MBMAConfig(total_steps=64 * 10, num_envs=2, rollout_len=32, num_mi
 
 @pytest.fixture(scope="module")
 def state():
-    return mbma.init(jax.random.PRNGKey(0), SPEC, CONFIG)
+    return jax.jit(lambda key: mbma.init(key, SPEC, CONFIG))(jax.random.PRNGKey(0))
 
 
 def rollout(key, t=32, b=2):
