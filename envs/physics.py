@@ -66,9 +66,22 @@ TASKS: dict[str, PhysicsTask] = {
 }
 
 
+_BUILT: dict = {}  # (task, backend, max_steps, kwargs) -> BraxEnv: envs are immutable, building one costs ~1 s
+
+
 def make_physics_env(task: PhysicsTask, backend: str | None = None, max_steps: int = DEFAULT_MAX_STEPS,
                      **brax_kwargs) -> BraxEnv:
-    return BraxEnv.from_name(task.brax_name, backend=backend or task.backend, max_steps=max_steps, **brax_kwargs)
+    """The brax env of `task`; the same settings give the same (immutable) env object, so
+    planning many variants of a physics experiment builds each env once."""
+    backend = backend or task.backend
+    try:
+        key = (task.brax_name, backend, int(max_steps), tuple(sorted(brax_kwargs.items())))
+        hash(key)
+    except TypeError:  # unhashable brax kwargs: build afresh
+        return BraxEnv.from_name(task.brax_name, backend=backend, max_steps=max_steps, **brax_kwargs)
+    if key not in _BUILT:
+        _BUILT[key] = BraxEnv.from_name(task.brax_name, backend=backend, max_steps=max_steps, **brax_kwargs)
+    return _BUILT[key]
 
 
 def _description(name: str, task: PhysicsTask) -> str:
