@@ -240,10 +240,11 @@ def imagine(state: MBMAState, model_params, obs: jax.Array, horizon, key) -> Ima
             s, u = carry
             s_next, reward = predict(config, model_params, s, u)
             _, _, u_next = policy_sample(s_next, kk)
-            return (s_next, u_next), (reward * config.reward_scale, ppo.value(policy, s), ppo.value(policy, s_next))
+            return (s_next, u_next), (reward * config.reward_scale, ppo.value(policy, s))
 
-        _, (rewards, values, next_values) = jax.lax.scan(step, (o, unit), jax.random.split(k_rest, config.horizon))
-        deltas = rewards + config.gamma * next_values - values
+        (last, _), (rewards, values) = jax.lax.scan(step, (o, unit), jax.random.split(k_rest, config.horizon))
+        values = jnp.append(values, ppo.value(policy, last))  # V(s_0) .. V(s_H), each computed once
+        deltas = rewards + config.gamma * values[1:] - values[:-1]
         return raw, log_prob, jnp.sum(jnp.where(counted, discounts * deltas, 0.0))
 
     def one_state(o, k):
@@ -276,17 +277,21 @@ def _imagined_policy_loss(params, policy: ppo.PPOState, batch: MBMABatch) -> jax
     return jnp.sum(batch.weight * per_sample)
 
 
+def _many_actions_policy_loss(real_policy_loss, params, policy: ppo.PPOState, batch: MBMABatch) -> jax.Array:
+    """The mean of PPO's clipped loss over the real and the counted imagined actions."""
+    return (real_policy_loss + _imagined_policy_loss(params, policy, batch)) / (1.0 + jnp.sum(batch.weight))
+
+
 def loss(params, policy: ppo.PPOState, batch: MBMABatch):
     """PPO's loss with its policy term replaced by the mean over the real and imagined actions."""
     total, metrics = ppo.loss(params, policy, batch.real)
-    many = (metrics["policy_loss"] + _imagined_policy_loss(params, policy, batch)) / (1.0 + jnp.sum(batch.weight))
+    many = _many_actions_policy_loss(metrics["policy_loss"], params, policy, batch)
     return total - metrics["policy_loss"] + many, {**metrics, "many_actions_policy_loss": many}
 
 
 def _policy_objectives(params, policy, batch: MBMABatch):
     real = ppo.loss(params, policy, batch.real)[1]["policy_loss"]
-    many = (real + _imagined_policy_loss(params, policy, batch)) / (1.0 + jnp.sum(batch.weight))
-    return real, many
+    return real, _many_actions_policy_loss(real, params, policy, batch)
 
 
 def relative_variance(grads: Any) -> jax.Array:
@@ -303,15 +308,15 @@ def gradient_variances(policy: ppo.PPOState, data: MBMABatch, key) -> dict:
     n = data.real.advantages.shape[0]
     size = n // config.num_minibatches
     order = jax.random.permutation(key, n)[: config.variance_minibatches * size]
-    batches = jax.tree.map(lambda x: x[order].reshape((config.variance_minibatches, size) + x.shape[1:]),
-                           data._replace(weight=jnp.broadcast_to(data.weight, (n,) + data.weight.shape)))
+    rows = jax.tree.map(lambda x: x[order].reshape((config.variance_minibatches, size) + x.shape[1:]),
+                        (data.real, data.imagined))
 
-    def grads(batch):
-        batch = batch._replace(weight=batch.weight[0])
+    def grads(real, imagined):
+        batch = MBMABatch(real, imagined, data.weight)
         actor_only = lambda a, which: _policy_objectives(policy.params.replace(actor=a), policy, batch)[which]
         return jax.grad(actor_only)(policy.params.actor, 0), jax.grad(actor_only)(policy.params.actor, 1)
 
-    single, many = jax.vmap(grads)(batches)
+    single, many = jax.vmap(grads)(*rows)
     return {"pg_variance_single": relative_variance(single), "pg_variance_many": relative_variance(many)}
 
 
@@ -335,15 +340,14 @@ def update(state: MBMAState, rollout: Rollout, key) -> tuple[MBMAState, dict]:
 
     optimizer = ppo.make_optimizer(config)
 
-    def minibatch_step(carry, batch: MBMABatch):
+    def minibatch_step(carry, rows):  # rows: (real, imagined) of one minibatch
         params, opt_state = carry
-        grads, metrics = jax.grad(loss, has_aux=True)(params, policy, batch._replace(weight=batch.weight[0]))
+        grads, metrics = jax.grad(loss, has_aux=True)(params, policy, MBMABatch(*rows, weight))
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
-    per_row = data._replace(weight=jnp.broadcast_to(weight, (real.advantages.shape[0],) + weight.shape))
     (params, opt_state), metrics = minibatch_epochs(
-        k_epochs, (policy.params, policy.opt_state), per_row, config.update_epochs, config.num_minibatches,
+        k_epochs, (policy.params, policy.opt_state), (real, imagined), config.update_epochs, config.num_minibatches,
         minibatch_step)
     obs_stats = policy.obs_stats
     if config.normalize_obs:
