@@ -46,7 +46,7 @@ def reference_q(state, obs, choices):
 def test_soft_advantages_are_normalised_and_q_sums_them_in_order(state):
     obs = jax.random.normal(jax.random.PRNGKey(2), (5, 4))
     choices = jax.random.randint(jax.random.PRNGKey(3), (5, 2, 3), 0, 3)
-    _, adv = arsq._outputs(state, state.q.params, obs, jnp.zeros((5, 3)))
+    adv = arsq.advantages(state, state.q.params, obs, jnp.zeros((5, 3)))
     np.testing.assert_allclose(np.sum(np.exp(np.asarray(adv) / 0.5), axis=-1), 1.0, rtol=1e-5)
     q = np.asarray(jax.jit(lambda o, c: arsq.soft_q(state, state.q.params, o, c))(obs, choices))
     for i in range(5):
@@ -57,11 +57,11 @@ def test_greedy_act_takes_each_positions_argmax_and_maps_to_the_bounds(state):
     obs = jnp.array([0.3, -1.0, 0.5, 2.0])
     act = jax.jit(lambda mask, key, deterministic: arsq.act(state, obs, mask, key, deterministic), static_argnums=2)
     action = np.asarray(act(None, jax.random.PRNGKey(0), True))
-    outputs = jax.jit(lambda centres: arsq._outputs(state, state.q.params, obs, centres))
+    outputs = jax.jit(lambda centres: arsq.advantages(state, state.q.params, obs, centres))
     low, width, choices = np.full(3, -1.0), np.full(3, 2.0), np.zeros((2, 3), int)
     for level in range(2):
         for d in range(3):
-            _, adv = outputs(jnp.asarray(low + width / 2, jnp.float32))
+            adv = outputs(jnp.asarray(low + width / 2, jnp.float32))
             k = int(np.argmax(np.min(np.asarray(adv)[:, level * 3 + d], axis=0)))
             choices[level, d] = k
             low[d], width[d] = low[d] + k * width[d] / 3, width[d] / 3

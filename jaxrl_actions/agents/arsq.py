@@ -87,24 +87,31 @@ HEAD_SCALE = 0.01  # sqar.py: the output layers' orthogonal gain
 
 
 class TwinSoftCritic(nn.Module):
-    """Two critics, each V: obs -> 1 and A: (obs, centres) -> [L * D * bins]."""
+    """Two critics, each V: obs -> 1 and A: (obs, centres) -> [L * D * bins]; `values` and
+    `advantage_logits` run one kind alone (acting needs no V, the target no A)."""
 
     config: ARSQConfig
     positions: int
 
-    @nn.compact
-    def __call__(self, obs, centres):
+    def setup(self):
         c = self.config
 
-        def mlp(size, name):
+        def mlp(size):
             return MLP(tuple(c.hidden_sizes), c.activation, output_size=size, output_scale=HEAD_SCALE,
-                       weight_init=c.weight_init, name=name)
+                       weight_init=c.weight_init)
 
-        values, logits = [], []
-        for i in range(2):
-            values.append(mlp(1, f"v{i}")(obs)[..., 0])
-            logits.append(mlp(self.positions * c.bins, f"a{i}")(jnp.concatenate([obs, centres], axis=-1)))
-        return jnp.stack(values, axis=-1), jnp.stack(logits, axis=-2)  # [..., 2], [..., 2, P * bins]
+        self.v0, self.v1 = mlp(1), mlp(1)
+        self.a0, self.a1 = mlp(self.positions * c.bins), mlp(self.positions * c.bins)
+
+    def values(self, obs):
+        return jnp.stack([self.v0(obs)[..., 0], self.v1(obs)[..., 0]], axis=-1)  # [..., 2]
+
+    def advantage_logits(self, obs, centres):
+        inputs = jnp.concatenate([obs, centres], axis=-1)
+        return jnp.stack([self.a0(inputs), self.a1(inputs)], axis=-2)  # [..., 2, P * bins]
+
+    def __call__(self, obs, centres):
+        return self.values(obs), self.advantage_logits(obs, centres)
 
 
 @struct.dataclass
@@ -147,13 +154,18 @@ def init(key: jax.Array, spec: EnvSpec, config: ARSQConfig) -> ARSQState:
     return ARSQState(make_learner(params, config.lr, config.max_grad_norm), params, config, spec)
 
 
-def _outputs(state: ARSQState, params, flat_obs, centres) -> tuple[jax.Array, jax.Array]:
-    """(values [..., 2], soft advantages [..., 2, P, bins]) of flat observations [..., F] at
-    the interval centres [..., D] (broadcast against each other)."""
+def state_values(state: ARSQState, params, flat_obs) -> jax.Array:
+    """V_i(s) [..., 2] of flat observations [..., F]."""
+    return _network(state).apply(params, flat_obs, method=TwinSoftCritic.values)
+
+
+def advantages(state: ARSQState, params, flat_obs, centres) -> jax.Array:
+    """Soft advantages [..., 2, P, bins] of flat observations [..., F] at the interval centres
+    [..., D] (broadcast against each other)."""
     flat = jnp.broadcast_to(flat_obs, centres.shape[:-1] + flat_obs.shape[-1:])
-    values, logits = _network(state).apply(params, flat, centres)
+    logits = _network(state).apply(params, flat, centres, method=TwinSoftCritic.advantage_logits)
     logits = logits.reshape(logits.shape[:-1] + (-1, state.config.bins))
-    return values, soft_advantages(logits, state.config.alpha)
+    return soft_advantages(logits, state.config.alpha)
 
 
 def prefix_centres(choices: jax.Array, bins: int) -> jax.Array:
@@ -171,14 +183,14 @@ def soft_q(state: ARSQState, params, obs, choices: jax.Array) -> jax.Array:
     """float32[..., 2]: Q_i(s, a) = V_i(s) + sum_p A_i,p(s, a_<p, a_p) of level choices [..., L, D]."""
     levels, dim = choices.shape[-2], choices.shape[-1]
     centres = prefix_centres(choices, state.config.bins).reshape(choices.shape[:-2] + (levels * dim, dim))
-    flat = flatten_obs(obs, state.spec.obs_space)[..., None, :]
-    values, adv = _outputs(state, params, flat, centres)  # [..., P, 2], [..., P, 2, P, bins]
+    flat = flatten_obs(obs, state.spec.obs_space)
+    adv = advantages(state, params, flat[..., None, :], centres)  # [..., P, 2, P, bins]
     positions = jnp.arange(levels * dim)
     own = adv[..., positions, :, positions, :]  # [P, ..., 2, bins]: row p of position p's input
     own = jnp.moveaxis(own, 0, -3)  # [..., P, 2, bins]
     flat_choices = choices.reshape(choices.shape[:-2] + (levels * dim,))
     picked = jnp.take_along_axis(own, flat_choices[..., :, None, None], axis=-1)[..., 0]  # [..., P, 2]
-    return values[..., 0, :] + jnp.sum(picked, axis=-2)
+    return state_values(state, params, flat) + jnp.sum(picked, axis=-2)
 
 
 def decide(state: ARSQState, params, obs, key, deterministic) -> jax.Array:
@@ -193,7 +205,7 @@ def decide(state: ARSQState, params, obs, key, deterministic) -> jax.Array:
     for level in range(config.levels):
         for d in range(dim):
             p = level * dim + d
-            _, adv = _outputs(state, params, flat, low + 0.5 * width)  # [2, P, bins]
+            adv = advantages(state, params, flat, low + 0.5 * width)  # [2, P, bins]
             adv_p = jnp.min(adv[:, p], axis=0)
             k = jnp.where(deterministic, jnp.argmax(adv_p), jax.random.categorical(keys[p], adv_p / config.alpha))
             choices = choices.at[level, d].set(k.astype(jnp.int32))
@@ -218,9 +230,7 @@ def stored_levels(state: ARSQState, action: jax.Array) -> jax.Array:
 
 def targets(state: ARSQState, batch: Transition) -> jax.Array:
     """float32[B]: r + gamma (1 - terminated) min_i V'_i(s')."""
-    dim = _dim(state.spec)
-    flat = flatten_obs(batch.next_obs, state.spec.obs_space)
-    values, _ = _outputs(state, state.target_params, flat, jnp.zeros(flat.shape[:-1] + (dim,)))
+    values = state_values(state, state.target_params, flatten_obs(batch.next_obs, state.spec.obs_space))
     return td.transition_target(batch, jnp.min(values, axis=-1), state.config.gamma, state.config.reward_scale)
 
 
