@@ -32,6 +32,7 @@ from flax import struct
 from jaxrl_actions.actions.relevant_sets import (Zonotope, check_full_dimensional, check_zonotope, generator_map,
                                                  ray_map)
 from jaxrl_actions.actions.transform import ActionTransform, process
+from jaxrl_actions.networks.q_heads import linear_schedule
 from jaxrl_actions.spaces import Box, Discrete, MultiBinary, MultiDiscrete, Space, Subset, Tuple
 from jaxrl_actions.types import INVALID_ACTION, TimeStep
 from jaxrl_actions.wrappers.autoreset import KeepOnReset
@@ -414,8 +415,7 @@ class EpsilonMasking:
             raise ValueError(f"EpsilonMasking needs steps >= 1; got steps={self.steps}")
 
     def value(self, t: jax.Array) -> jax.Array:
-        progress = jnp.minimum(jnp.asarray(t, jnp.float32) / float(self.steps), 1.0)
-        return self.start + (self.end - self.start) * progress
+        return linear_schedule(self.start, self.end, float(self.steps), t)
 
 
 @struct.dataclass
