@@ -1,9 +1,21 @@
-"""Shared test setup: CPU unless told otherwise, a hypothesis profile suited to JAX (no
-per-example deadline, since the first example of a test may compile), and the short
-learning runs on the continuous-force CartPole that several agents' tests make."""
+"""Shared test setup: CPU unless told otherwise, XLA's quickest compiles, a hypothesis
+profile suited to JAX (no per-example deadline, since the first example of a test may
+compile), and the short learning runs on the continuous-force CartPole that several agents'
+tests make."""
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+# The suite is compile-bound: most tests trace and compile a program, then run it for well
+# under a second. LLVM's optimisation level 0 halves XLA:CPU's compile time (the suite's CPU
+# time fell from about 2020 s to 1080 s) and changes no result beyond float rounding: XLA does
+# not enable fast-math on CPU, so both levels compute the same IEEE operations. A test whose
+# claim rests on two different programs rounding alike compiles at the default level instead
+# (`DEFAULT_OPTIMIZATION`). Setting the level yourself in XLA_FLAGS overrides this.
+QUICK_COMPILES = "--xla_backend_optimization_level=0"
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {QUICK_COMPILES}".strip()
+DEFAULT_OPTIMIZATION = {"xla_backend_optimization_level": 3}  # XLA's default, for `jax.jit(compiler_options=...)`
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import DEFAULT_OPTIMIZATION
 
 jumanji = pytest.importorskip("jumanji", reason="needs the jumanji extra")
 
@@ -276,7 +277,10 @@ def test_gymnax_cartpole_matches_gymnax_step_and_keeps_final_obs():
 def test_ppo_on_gymnax_cartpole_trains_like_the_native_cartpole():
     """Same dynamics, reset distribution and episode ends (gymnax CartPole-v1 and our
     `cartpole` both follow Gymnasium CartPole-v1), so PPO with the same seeds and budget
-    follows the same learning curve through the adapter."""
+    follows the same learning curve through the adapter. Two different programs agree to the
+    last bit only where XLA compiles them alike: at conftest's quick compile level the curves
+    part after some updates (random-action rollouts still match exactly), so this comparison
+    is made at XLA's default level, the one users run."""
     pytest.importorskip("gymnax", reason="needs the gymnax extra")
     from jaxrl_actions.agents import ppo
     from jaxrl_actions.training import make_train
@@ -287,7 +291,7 @@ def test_ppo_on_gymnax_cartpole_trains_like_the_native_cartpole():
     curves = {}
     for name in ("cartpole", "gymnax/CartPole-v1"):
         env = envs.make(name)
-        _, metrics = jax.jit(jax.vmap(make_train(env, ppo.AGENT, config)))(keys)
+        _, metrics = jax.jit(jax.vmap(make_train(env, ppo.AGENT, config)), compiler_options=DEFAULT_OPTIMIZATION)(keys)
         curves[name] = np.asarray(metrics["episode_return"])  # [seeds, updates]
     native, adapted = curves["cartpole"], curves["gymnax/CartPole-v1"]
     np.testing.assert_allclose(adapted, native, rtol=1e-4)

@@ -138,12 +138,16 @@ def test_the_checker_catches_an_upward_import_and_a_cycle():
 
 # One fresh interpreter imports the heavy third-party packages once, then forks a child per
 # module: each child starts without any jaxrl_actions module loaded, as a cold import would.
+# Importing any submodule first runs the package's __init__, so every module that __init__
+# loads is imported cold exactly as the package itself is: those take the package's result,
+# and only the modules __init__ leaves out get a child of their own.
 COLD_IMPORTS = r"""
 import json, os, sys
 import jax, flax, optax, chex, numpy, distrax, flashbax, orbax.checkpoint, rlax  # noqa: F401
 import tensorflow_probability.substrates.jax  # noqa: F401  (distrax loads its bijectors lazily)
-results = {}
-for module in json.loads(sys.argv[1]):
+
+
+def import_cold(module):  # -> (error message or "", the package's modules it loaded)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -153,12 +157,23 @@ for module in json.loads(sys.argv[1]):
             message = ""
         except BaseException as err:  # noqa: BLE001
             message = f"{type(err).__name__}: {err}"
-        os.write(write, message.encode())
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] == "jaxrl_actions")
+        os.write(write, json.dumps([message, loaded]).encode())
         os._exit(0)
     os.close(write)
     with os.fdopen(read) as f:
-        results[module] = f.read()
+        message, loaded = json.loads(f.read())
     os.waitpid(pid, 0)
+    return message, set(loaded)
+
+
+package_error, with_package = import_cold("jaxrl_actions")
+results = {"jaxrl_actions": package_error}
+for module in json.loads(sys.argv[1]):
+    if module in with_package:
+        results[module] = package_error
+    elif module not in results:
+        results[module] = import_cold(module)[0]
 print(json.dumps(results))
 """
 

@@ -119,7 +119,9 @@ def test_sharded_over_four_devices_equals_single_device(tmp_path):
     single = run_experiment(FAKE_EXPERIMENT, seeds=3, sweep={"lr": [0.1, 0.3]}, out=str(tmp_path / "one"),
                             chunks=3, quiet=True, plot=False)
     assert single["devices"] == 1
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
+    # The child keeps this process's XLA flags (conftest's compile level), so both sides compile alike.
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip()
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu",
                PYTHONPATH=os.pathsep.join([TESTS_DIR, os.path.dirname(TESTS_DIR), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT, str(tmp_path / "four")], env=env,
                           capture_output=True, text=True, timeout=300)
