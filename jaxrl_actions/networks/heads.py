@@ -160,11 +160,17 @@ class TanhGaussian:
         return self.low + unit * (self.high - self.low)
 
 
+def _left_of_the_mean(alpha: jax.Array, beta: jax.Array):
+    """(mirrored, lo, hi): the standardised interval [alpha, beta] mirrored to [-beta, -alpha]
+    where it lies right of the mean, so Phi is evaluated in its accurate (left) tail."""
+    mirrored = alpha > 0
+    return mirrored, jnp.where(mirrored, -beta, alpha), jnp.where(mirrored, -alpha, beta)
+
+
 def _log_diff_ndtr(alpha: jax.Array, beta: jax.Array) -> jax.Array:
-    """log(Phi(beta) - Phi(alpha)) for alpha <= beta, accurate in both tails (on the
-    right tail it uses Phi(-alpha) - Phi(-beta), the same difference)."""
-    right = alpha > 0
-    lo, hi = jnp.where(right, -beta, alpha), jnp.where(right, -alpha, beta)
+    """log(Phi(beta) - Phi(alpha)) for alpha <= beta, accurate in both tails (mirrored, the
+    same difference is Phi(-alpha) - Phi(-beta))."""
+    _, lo, hi = _left_of_the_mean(alpha, beta)
     log_hi, log_lo = log_ndtr(hi), log_ndtr(lo)
     return log_hi + jnp.log1p(-jnp.exp(jnp.minimum(log_lo - log_hi, -1e-7)))
 
@@ -189,13 +195,11 @@ class TruncatedNormal:
         return _log_diff_ndtr(*self._standard())
 
     def sample(self, key):
-        alpha, beta = self._standard()
-        right = alpha > 0
-        lo, hi = jnp.where(right, -beta, alpha), jnp.where(right, -alpha, beta)
+        mirrored, lo, hi = _left_of_the_mean(*self._standard())
         u = jax.random.uniform(key, jnp.shape(self.loc))
         cdf_lo, cdf_hi = jnp.exp(log_ndtr(lo)), jnp.exp(log_ndtr(hi))
         z = ndtri(jnp.clip(cdf_lo + u * (cdf_hi - cdf_lo), 1e-37, 1.0 - 1e-7))
-        z = jnp.where(right, -z, z)
+        z = jnp.where(mirrored, -z, z)
         return jnp.clip(self.loc + self.scale * z, self.low, self.high)
 
     def log_prob(self, raw):
