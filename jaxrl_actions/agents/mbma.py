@@ -235,15 +235,17 @@ def imagine(state: MBMAState, model_params, obs: jax.Array, horizon, key) -> Ima
     def one_action(o, k):
         k_first, k_rest = jax.random.split(k)
         raw, log_prob, unit = policy_sample(o, k_first)
+        first, first_reward = predict(config, model_params, o, unit)
 
-        def step(carry, kk):
-            s, u = carry
+        def step(s, kk):  # s_1 .. s_{H-1}: the policy acts, the model predicts
+            _, _, u = policy_sample(s, kk)
             s_next, reward = predict(config, model_params, s, u)
-            _, _, u_next = policy_sample(s_next, kk)
-            return (s_next, u_next), (reward * config.reward_scale, ppo.value(policy, s))
+            return s_next, (reward, ppo.value(policy, s))
 
-        (last, _), (rewards, values) = jax.lax.scan(step, (o, unit), jax.random.split(k_rest, config.horizon))
-        values = jnp.append(values, ppo.value(policy, last))  # V(s_0) .. V(s_H), each computed once
+        # H-1 further steps, so no action is drawn at s_H (only its value is needed)
+        last, (rewards, values) = jax.lax.scan(step, first, jax.random.split(k_rest, config.horizon)[:-1])
+        rewards = jnp.concatenate([first_reward[None], rewards]) * config.reward_scale
+        values = jnp.concatenate([ppo.value(policy, o)[None], values, ppo.value(policy, last)[None]])  # V(s_0)..V(s_H)
         deltas = rewards + config.gamma * values[1:] - values[:-1]
         return raw, log_prob, jnp.sum(jnp.where(counted, discounts * deltas, 0.0))
 
