@@ -227,6 +227,27 @@ def test_trained_policy_is_the_greedy_policy_of_a_checkpointed_run(sweep_run):
         trained_policy(out, trial=0, seed_index=2, experiment=FAKE_EXPERIMENT)
 
 
+def test_evaluate_run_in_another_env_with_the_same_spaces(sweep_run):
+    """A run's policies evaluated in another env (CAMEL's unmasked evaluation): the returns are
+    the other env's (3-step episodes here, not 8), and an env that acts differently is refused
+    by naming both spaces."""
+    from jaxrl_actions.run.evaluate_run import evaluate_run
+
+    out, _, _ = sweep_run
+    own = evaluate_run(out, episodes=2, deterministic=True, experiment=FAKE_EXPERIMENT)
+    short = evaluate_run(out, episodes=2, deterministic=True, experiment=FAKE_EXPERIMENT, env=CopyBit(episode_length=3))
+    assert max(t["return_mean"] for t in own["trials"]) > 3
+    assert all(0 <= r <= 3 for t in short["trials"] for r in t["return_per_seed"])
+
+    class CopyTrit(CopyBit):
+        @property
+        def spec(self):
+            return EnvSpec(Box(0.0, 1.0, (2,)), Discrete(3), self.episode_length)
+
+    with pytest.raises(ValueError, match=r"Discrete\(3\).*Discrete\(2\)"):
+        evaluate_run(out, episodes=2, experiment=FAKE_EXPERIMENT, env=CopyTrit())
+
+
 def test_fresh_run_refuses_existing_run_dir(sweep_run):
     from jaxrl_actions.run.runner import RunDirError, run_experiment
 

@@ -4,6 +4,8 @@ every (trial, seed)'s policy for whole episodes (`training.evaluate.evaluation_f
     evaluate_run("runs/x", episodes=10, deterministic=True) -> {"episodes", "deterministic",
         "seed", "trials": [{"trial", "hparams", "seeds", "return_mean", "return_std",
         "return_per_seed", "updates_done"}]}
+    evaluate_run("runs/x", env=envs.make("hopper"))  -> the same, in another env with the run's
+        spaces (e.g. a masked run's task without its mask)
     trained_policy("runs/x", trial=0, seed_index=0) -> policy(obs) -> greedy action
         (a prior for CAMEL's expert mask, `actions.interval_mask`)
 """
@@ -15,6 +17,7 @@ import jax
 import numpy as np
 
 from jaxrl_actions import checkpoint
+from jaxrl_actions.environment import Environment
 from jaxrl_actions.run.experiment import Experiment
 from jaxrl_actions.run.plan import CHECKPOINT_DIR, RunDirError, plan_of_run_dir
 from jaxrl_actions.run.programs import GroupProgram
@@ -66,14 +69,26 @@ def trained_policy(run_dir: str, trial: int = 0, seed_index: int = 0,
     return lambda obs: agent.act(state, obs, None, jax.random.PRNGKey(0), deterministic=True)
 
 
+def _check_same_spaces(env: Environment, run_env: Environment, run_dir: str) -> None:
+    """Raises naming both specs unless `env` observes and acts like the run's env."""
+    ours, theirs = env.spec, run_env.spec
+    if (ours.obs_space, ours.action_space) != (theirs.obs_space, theirs.action_space):
+        raise ValueError(f"cannot evaluate {run_dir} in {env!r}: its observation and action spaces are "
+                         f"{ours.obs_space}, {ours.action_space}; the run trained on {theirs.obs_space}, "
+                         f"{theirs.action_space}")
+
+
 def evaluate_run(run_dir: str, episodes: int = 10, deterministic: bool = False, seed: int = 0,
-                 experiment: Optional[Experiment] = None) -> dict:
-    """Returns of the last checkpointed policy of every (trial, seed) in `run_dir`."""
+                 experiment: Optional[Experiment] = None, env: Optional[Environment] = None) -> dict:
+    """Returns of the last checkpointed policy of every (trial, seed) in `run_dir`, in the
+    run's own env or in `env` (same spaces, e.g. the task without the run's mask)."""
     _, plan = plan_of_run_dir(run_dir, experiment)
     results = []
     for group in plan.groups:
+        if env is not None:
+            _check_same_spaces(env, group.env, run_dir)
         states, meta = _restore_agent_states(run_dir, group, plan.seeds)
-        fn = evaluation_fn(group.env, group.agent, episodes, deterministic)
+        fn = evaluation_fn(env if env is not None else group.env, group.agent, episodes, deterministic)
         keys = jax.random.split(jax.random.PRNGKey(seed), len(group.trials) * len(plan.seeds))
         returns = np.asarray(jax.vmap(fn)(states, keys))  # [runs, episodes]
         for t_pos, trial in enumerate(group.trials):
