@@ -21,12 +21,17 @@ measured 1,900 env steps/s (both seeds together, compiles excluded, on 2 cores s
 other runs; Jumanji's BinPack step dominates), so about 26 minutes of training, plus about
 75 s of compiling and 2 minutes for the references.
 """
-import envs
-from envs.jumanji_heuristics import binpack_largest_first_fit
-from jaxrl_actions.agents import ppo
-from jaxrl_actions.cli import main_for
-from jaxrl_actions.run import Experiment
-from jaxrl_actions.run.references import random_valid
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _jumanji_common beside this file
+import envs  # noqa: E402
+from _jumanji_common import FLAT_MLP  # noqa: E402
+from envs.jumanji_heuristics import binpack_largest_first_fit  # noqa: E402
+from jaxrl_actions.agents import ppo  # noqa: E402
+from jaxrl_actions.cli import main_for  # noqa: E402
+from jaxrl_actions.run import Experiment  # noqa: E402
+from jaxrl_actions.run.references import random_valid  # noqa: E402
 
 EXPERIMENT = Experiment(
     name="jumanji_binpack",
@@ -40,7 +45,7 @@ EXPERIMENT = Experiment(
         # 1.0, GAE 0.95, entropy 0.005). Sizes, lr and the MLP (the Knapsack/TSP `mlp` variant)
         # are ours.
         total_steps=1_500_000, num_envs=64, rollout_len=20, update_epochs=4, num_minibatches=4,
-        hidden_sizes=(256, 256), critic_hidden_sizes=(256, 256), activation="relu",
+        **FLAT_MLP, activation="relu",
         lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.005,
     ),
     references={"random_valid": random_valid, "first_fit_decreasing": binpack_largest_first_fit},

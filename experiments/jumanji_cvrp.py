@@ -16,12 +16,17 @@ minutes for 2 seeds on a 2-core CPU: a 2-seed run of 150k steps measured 8,600 e
 (both seeds together, compiles excluded, on 2 cores shared with other runs), so about 27
 minutes of training, plus about 50 s of compiling and 30 s for the references.
 """
-import envs
-from envs.jumanji_heuristics import cvrp_nearest_neighbour
-from jaxrl_actions.agents import ppo
-from jaxrl_actions.cli import main_for
-from jaxrl_actions.run import Experiment
-from jaxrl_actions.run.references import random_valid
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _jumanji_common beside this file
+import envs  # noqa: E402
+from _jumanji_common import FLAT_MLP  # noqa: E402
+from envs.jumanji_heuristics import cvrp_nearest_neighbour  # noqa: E402
+from jaxrl_actions.agents import ppo  # noqa: E402
+from jaxrl_actions.cli import main_for  # noqa: E402
+from jaxrl_actions.run import Experiment  # noqa: E402
+from jaxrl_actions.run.references import random_valid  # noqa: E402
 
 EXPERIMENT = Experiment(
     name="jumanji_cvrp",
@@ -34,7 +39,7 @@ EXPERIMENT = Experiment(
         # CVRP training (jumanji/training/configs/env/cvrp.yaml: discount 1.0, GAE 0.95,
         # entropy 0.005). Sizes, lr and the MLP (the Knapsack/TSP `mlp` variant) are ours.
         total_steps=7_000_000, num_envs=64, rollout_len=32, update_epochs=4, num_minibatches=8,
-        hidden_sizes=(256, 256), critic_hidden_sizes=(256, 256), activation="relu",
+        **FLAT_MLP, activation="relu",
         lr=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.005,
     ),
     references={"random_valid": random_valid, "nearest_neighbour": cvrp_nearest_neighbour},

@@ -22,12 +22,17 @@ excluded, on 2 cores shared with other runs), so about 26 minutes of training, p
 65 s of compiling and 2.5 minutes for the references (1000 episodes each, scanned over the
 960-step bound).
 """
-import envs
-from envs.jumanji_heuristics import jobshop_shortest_processing_time
-from jaxrl_actions.agents import ppo
-from jaxrl_actions.cli import main_for
-from jaxrl_actions.run import Experiment
-from jaxrl_actions.run.references import random_valid
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _jumanji_common beside this file
+import envs  # noqa: E402
+from _jumanji_common import FLAT_MLP  # noqa: E402
+from envs.jumanji_heuristics import jobshop_shortest_processing_time  # noqa: E402
+from jaxrl_actions.agents import ppo  # noqa: E402
+from jaxrl_actions.cli import main_for  # noqa: E402
+from jaxrl_actions.run import Experiment  # noqa: E402
+from jaxrl_actions.run.references import random_valid  # noqa: E402
 
 EXPERIMENT = Experiment(
     name="jumanji_jobshop",
@@ -41,7 +46,7 @@ EXPERIMENT = Experiment(
         # variant), and reward_scale 0.01, which keeps the -960 penalty and the values of
         # episodes of 60-900 steps near 1 for the clipped value loss.
         total_steps=2_500_000, num_envs=64, rollout_len=64, update_epochs=4, num_minibatches=8,
-        hidden_sizes=(256, 256), critic_hidden_sizes=(256, 256), activation="relu",
+        **FLAT_MLP, activation="relu",
         lr=3e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01, reward_scale=0.01,
     ),
     references={"random_valid": random_valid, "shortest_processing_time": jobshop_shortest_processing_time},
