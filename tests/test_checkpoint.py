@@ -119,6 +119,42 @@ def test_resume_falls_back_past_a_corrupt_checkpoint(uninterrupted, tmp_path):
     assert _read(os.path.join(out, "metrics.jsonl")) == _read(os.path.join(full_dir, "metrics.jsonl"))
 
 
+def _drop_config_field(run_dir, field):
+    """Rewrites the run directory as a library without `field` in the agent config made it:
+    config.json lacks the field, and it and the checkpoints carry that library's fingerprint."""
+    path = os.path.join(run_dir, "config.json")
+    saved = json.loads(_read(path))
+    for trial in saved["trials"]:
+        del trial["config"][field]
+    for group in saved["groups"]:
+        group["static"]["agent"].pop(f"agent.{field}", None)
+    saved["fingerprint"] = f"without-{field}"
+    metas = [os.path.join(root, "meta.json") for root, _, files in os.walk(run_dir) if "meta.json" in files]
+    for meta_path, record in [(path, saved)] + [(m, json.loads(_read(m))) for m in metas]:
+        if meta_path != path:
+            record["meta"]["fingerprint"] = saved["fingerprint"]
+        with open(meta_path, "w") as f:
+            json.dump(record, f)
+
+
+def test_a_run_made_before_a_config_field_existed_resumes_when_the_field_is_at_its_default(uninterrupted, tmp_path):
+    full_dir, full_summary = uninterrupted
+    out = str(tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(FAKE_EXPERIMENT, out=out, on_chunk=_interrupt_after(3), **SETTINGS)
+    _drop_config_field(out, "noise")  # numeric, at its default 0.05 in every trial
+    _drop_config_field(out, "hidden")  # static, at its default (4,)
+    assert len(checkpoint.complete_steps(os.path.join(out, "checkpoints", "group0"))) == 1
+    summary = resume_run(out, FAKE_EXPERIMENT, quiet=True, plot=False)
+    assert _read(os.path.join(out, "metrics.jsonl")) == _read(os.path.join(full_dir, "metrics.jsonl"))
+    assert summary["trials"] == full_summary["trials"]
+    # a missing field whose value here is not its default is a different computation
+    _drop_config_field(out, "lr")  # swept 0.1 (the default) and 0.3
+    with pytest.raises(RunDirError, match=r"trials\[1\].config.lr: absent in the run directory, 0.3 now") as err:
+        resume_run(out, FAKE_EXPERIMENT, quiet=True, plot=False)
+    assert "trials[0]" not in str(err.value)
+
+
 def test_resume_errors(uninterrupted, tmp_path):
     full_dir, _ = uninterrupted
     (tmp_path / "notes.txt").write_text("x")

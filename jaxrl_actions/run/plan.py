@@ -204,15 +204,52 @@ def _resolved(experiment: Experiment, seeds: list, trials: list, groups: list, c
     }
 
 
-def _diff(a: Any, b: Any, path: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b)):
-            out += _diff(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _diff(x, y, f"{path}[{i}]")]
-    return [] if a == b else [f"{path}: {a!r} in the run directory, {b!r} now"]
+_ABSENT = object()  # a key one side of a config comparison lacks
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigDifference:
+    """One value that differs between a run directory's config.json and this invocation."""
+
+    path: tuple  # dict keys and list indices from the config's root
+    saved: Any  # _ABSENT where the run directory lacks the key
+    now: Any  # _ABSENT where this invocation lacks it
+
+    def __str__(self) -> str:
+        where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in self.path).lstrip(".")
+        show = lambda v: "absent" if v is _ABSENT else repr(v)  # noqa: E731
+        return f"{where}: {show(self.saved)} in the run directory, {show(self.now)} now"
+
+
+def config_differences(saved: Any, now: Any, path: tuple = ()) -> list[ConfigDifference]:
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return [d for k in sorted(set(saved) | set(now))
+                for d in config_differences(saved.get(k, _ABSENT), now.get(k, _ABSENT), path + (k,))]
+    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
+        return [d for i, (x, y) in enumerate(zip(saved, now)) for d in config_differences(x, y, path + (i,))]
+    return [] if saved == now else [ConfigDifference(path, saved, now)]
+
+
+def _agent_field(path: tuple) -> Optional[tuple]:
+    """The agent-config field a config.json path names (trials[i].config.<field> or the
+    compile group's static copy, groups[i].static.agent["agent.<field>"]), else None."""
+    if len(path) >= 4 and path[0] == "trials" and path[2] == "config":
+        return path[3:]
+    if len(path) == 5 and path[0] == "groups" and path[2:4] == ("static", "agent") and path[4].startswith("agent."):
+        return tuple(path[4][len("agent."):].split("."))
+    return None
+
+
+def _is_added_at_default(diff: ConfigDifference, defaults: dict) -> bool:
+    """A config field the library gained after the run directory was made, set to its
+    default here: the default is the behaviour the run had (new options are off by default)."""
+    field = _agent_field(diff.path) if diff.saved is _ABSENT else None
+    value: Any = defaults
+    for key in field or ():
+        if not isinstance(value, dict) or key not in value:
+            return False
+        value = value[key]
+    return field is not None and value == diff.now
 
 
 def check_run_dir(run_dir: str) -> dict:
@@ -238,14 +275,22 @@ def saved_options(saved: Mapping[str, Any]) -> RunOptions:
     return RunOptions.from_json(saved.get("invocation") or {"seeds": saved.get("seeds", 1)})
 
 
-def check_resumable(run_dir: str, plan: Plan) -> None:
-    """The run directory was made by the same settings, or a clear error listing differences."""
+def resumable_plan(run_dir: str, plan: Plan) -> Plan:
+    """The plan to continue `run_dir` with, or a clear error listing what differs.
+
+    A run directory made before a config field existed lacks it; the field at its default
+    is the same computation, so such a run resumes, under its recorded fingerprint (which
+    its checkpoints carry)."""
     saved = check_run_dir(run_dir)
     if saved.get("fingerprint") == plan.fingerprint:
-        return
+        return plan
     keys = ("experiment", "env", "agent", "seeds", "trials", "groups")
-    diffs = _diff({k: saved.get(k) for k in keys}, {k: plan.config.get(k) for k in keys})
-    shown = "\n  ".join(diffs[:12]) + (f"\n  ... and {len(diffs) - 12} more" if len(diffs) > 12 else "")
+    diffs = config_differences({k: saved.get(k) for k in keys}, {k: plan.config.get(k) for k in keys})
+    defaults = config_to_dict(type(plan.experiment.config)())
+    diffs = [d for d in diffs if not _is_added_at_default(d, defaults)]
+    if not diffs:
+        return dataclasses.replace(plan, config={**plan.config, "fingerprint": saved["fingerprint"]})
+    shown = "\n  ".join(map(str, diffs[:12])) + (f"\n  ... and {len(diffs) - 12} more" if len(diffs) > 12 else "")
     raise RunDirError(f"cannot resume {run_dir}: its config differs from this invocation:\n  {shown}")
 
 
@@ -273,6 +318,4 @@ def plan_of_run_dir(run_dir: str, experiment: Optional[Experiment] = None, **cha
     if experiment is None:
         experiment = load_run_experiment(run_dir, saved)
     options = dataclasses.replace(saved_options(saved), out=run_dir, **changes)
-    plan = make_plan(experiment, options)
-    check_resumable(run_dir, plan)
-    return experiment, plan
+    return experiment, resumable_plan(run_dir, make_plan(experiment, options))

@@ -59,11 +59,11 @@ from jaxrl_actions.run.plan import (
     Plan,
     RunDirError,
     RunOptions,
-    check_resumable,
     check_run_dir,
     default_out_dir,
     make_plan,
     plan_of_run_dir,
+    resumable_plan,
 )
 from jaxrl_actions.run.programs import Group, GroupProgram, describe_groups
 from jaxrl_actions.training.common import LEARN_PREFIX, LEARNED, raise_if_set
@@ -138,16 +138,16 @@ class RunSession:
 PROCESSES_KEY = "processes"  # in config.json and checkpoint meta: the run's process count
 
 
-def open_run_dir(plan: Plan, resume: bool) -> str:
-    """The run directory, made and given its config.json, or checked against the plan
-    (and against this invocation's process count)."""
+def open_run_dir(plan: Plan, resume: bool) -> tuple[str, Plan]:
+    """(run directory, plan to run): the directory made and given its config.json, or
+    checked against the plan (and this invocation's process count) to resume it."""
     out = plan.options.out
     if resume:
         if out is None:
             raise ValueError("resume needs the run directory (out=...)")
-        check_resumable(out, plan)
+        plan = resumable_plan(out, plan)
         check_process_count(out)
-        return out
+        return out, plan
     out = out or default_out_dir(plan.experiment.name)
     if jax.process_count() > 1 and plan.options.out is None:
         raise RunDirError("a run with several processes needs --out DIR (one directory every process sees)")
@@ -163,7 +163,7 @@ def open_run_dir(plan: Plan, resume: bool) -> str:
             problem = f"process 0 could not write the run directory {out}"
     if problem is not None:
         raise RunDirError(problem)
-    return out
+    return out, plan
 
 
 def make_run_dir(out: str, config: dict) -> Optional[str]:
@@ -432,7 +432,7 @@ def run_experiment(
     stream = stream or sys.stdout
     options = dataclasses.replace(options or RunOptions(), **option_fields)
     plan = make_plan(experiment, options)
-    out = open_run_dir(plan, resume)
+    out, plan = open_run_dir(plan, resume)
     show = print if is_writer() else (lambda *a, **k: None)
     say = (lambda text: None) if options.quiet else (lambda text: show(text, file=stream, flush=True))
     say(f"[{experiment.name}] {describe_groups(plan.groups, len(plan.seeds))}")
