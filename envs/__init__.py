@@ -27,7 +27,7 @@ ENVS = Registry("env")
 HEAVY: set[str] = set()  # registered names that opt into the reduced conformance check
 
 # The one place that lists the env modules; each registers its envs on import.
-ENV_MODULES = ("classic", "mining", "microrts", "probes", "physics", "dmc", "bandits", "combinatorial", "restless",
+ENV_MODULES = ("classic", "mining", "microrts", "probes", "physics", "dmc", "bandits", "combinatorial", "restless", "cormab",
                "jumanji_envs", "gymnax_envs")
 
 

@@ -1,0 +1,145 @@
+"""coRMAB (4-state arms) and SEQUOIA: dynamics against hand computations, the sigmoid
+instance structure of the authors' code, the local search and MILP against enumeration,
+Whittle indices, the warm start, and the env's feasibility handling."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.cormab import INFEASIBLE_ACTION, sample_capacity, sample_sigmoid
+from jaxrl_actions import combinatorial
+from jaxrl_actions.agents import cormab as C
+from jaxrl_actions.training import cormab as T
+
+
+def _direct_problem(passive, active, rewards, costs, capacity):
+    """A capacity-domain problem from explicit numbers (workers = len(capacity))."""
+    n, workers = len(passive), len(capacity)
+    cost = jnp.asarray(costs, jnp.float32)
+    load = jnp.concatenate([jnp.zeros((n, 1)), jnp.repeat(cost[:, None], workers, axis=1)], axis=1)
+    constraints = combinatorial.make_constraints(jnp.zeros((n, workers + 1)), jnp.inf, load=load,
+                                                 capacity=jnp.concatenate([jnp.full(1, jnp.inf), jnp.asarray(capacity, jnp.float32)]))
+    zeros = jnp.zeros(n)
+    return C.CoupledProblem(constraints, jnp.asarray(rewards, jnp.float32), jnp.asarray(passive, jnp.float32),
+                            jnp.asarray(active, jnp.float32), jnp.zeros((n, n)), zeros, zeros, zeros, "direct", workers)
+
+
+def test_expected_reward_and_moves_follow_the_birth_death_chain():
+    problem = _direct_problem([0.1, 0.2], [0.8, 0.9], [[0.2, 0.15, 0.1, 5.0], [0.1, 0.15, 0.2, 2.0]], [2, 3], [5])
+    states, levels = jnp.array([0, 3]), jnp.array([1, 0])
+    # arm 0 pulled at state 0: up to 1 w.p. 0.8 (0.15), else stays at 0 (0.2);
+    # arm 1 passive at state 3: stays at 3 w.p. 0.2 (2.0), else down to 2 (0.2)
+    hand = 0.8 * 0.15 + 0.2 * 0.2 + 0.2 * 2.0 + 0.8 * 0.2
+    assert float(C.expected_reward(problem, states, levels)) == pytest.approx(hand, rel=1e-6)
+    moved = jax.vmap(lambda k: C.step_arms(k, problem, states, levels))(jax.random.split(jax.random.key(0), 4000))
+    assert set(np.unique(moved[:, 0]).tolist()) == {0, 1} and set(np.unique(moved[:, 1]).tolist()) == {2, 3}
+    assert float(jnp.mean(moved[:, 0] == 1)) == pytest.approx(0.8, abs=0.03)
+
+
+def test_sigmoid_instances_have_the_authors_structure():
+    num_arms, budget, interventions = 20, 5, 10
+    problem = sample_sigmoid(jax.random.key(3), num_arms, budget, interventions)
+    reach = np.asarray(problem.reach)
+    assert set(np.unique(reach).tolist()) == {0.0, 3.0}
+    assert np.all((reach > 0).sum(axis=0) == 3)  # every intervention reaches 3 arms
+    first_good = 10  # ceil(J B / N)
+    acts_on_good = (reach[first_good:] > 0).any(axis=0)
+    assert acts_on_good.sum() == budget and not np.any((reach[:first_good] > 0)[:, acts_on_good])
+    # the good interventions: one triple sharing its 3 arms, two reaching 3 fresh arms each
+    good_sets = sorted(tuple(np.flatnonzero(reach[:, u])) for u in np.flatnonzero(acts_on_good))
+    assert sorted(good_sets.count(s) for s in set(good_sets)) == [1, 1, 3]
+    assert len(set().union(*map(set, good_sets))) == 9
+    # P(up): the authors' link, 0.98 a (sigmoid(b x - x0) - sigmoid(-x0)) + 0.01
+    action = np.zeros(interventions, np.int32)
+    action[np.flatnonzero(acts_on_good)[:3]] = 1
+    x = reach @ action
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    a, b, x0 = (np.asarray(v, np.float64) for v in (problem.amplitude, problem.slope, problem.midpoint))
+    np.testing.assert_allclose(C.up_probability(problem, jnp.asarray(action)), 0.98 * a * (sig(b * x - x0) - sig(-x0)) + 0.01, rtol=1e-5)
+    np.testing.assert_allclose(C.up_probability(problem, jnp.zeros(interventions, jnp.int32)), 0.01, rtol=1e-5)
+    # rewards: the first B arms pay most at state 3 and less the higher they are below it
+    rewards = np.asarray(problem.rewards)
+    np.testing.assert_allclose(rewards[:budget, :3], [[0.2, 0.15, 0.1]] * budget)
+    assert np.all(np.isin(rewards[:budget, 3], [4, 5, 6])) and np.all(np.isin(rewards[budget:, 3], [1, 2, 3]))
+
+
+@pytest.fixture(scope="module")
+def small_capacity():
+    return sample_capacity(jax.random.key(7), 5, 2, 1)  # 5 arms, 2 workers: 3^5 assignments
+
+
+def test_local_search_and_exact_myopic_find_the_enumerated_optimum():
+    problem = sample_sigmoid(jax.random.key(1), 8, 3, 6)
+    feasible = jnp.asarray(C.all_feasible_actions(problem))
+    assert feasible.shape[0] == 1 + 6 + 15 + 20  # at most 3 of 6 interventions
+    states = jax.random.randint(jax.random.key(2), (16, 8), 0, 4)
+    best = jax.vmap(lambda s: jax.vmap(lambda a: C.expected_reward(problem, s, a))(feasible).max())(states)
+    exact = jax.vmap(lambda s: C.expected_reward(problem, s, C.exact_myopic_action(problem, s, feasible)))(states)
+    search = jax.vmap(lambda s, k: C.expected_reward(problem, s, C.myopic_search_action(problem, s, k, C.SearchSettings(4, 6))))(
+        states, jax.random.split(jax.random.key(3), 16))
+    np.testing.assert_allclose(exact, best, rtol=1e-6)
+    np.testing.assert_allclose(search, best, rtol=1e-6)
+
+
+def test_milp_argmax_equals_the_enumerated_maximum_of_the_network(small_capacity):
+    problem = small_capacity
+    network = C.QNetwork((6, 4))
+    params = network.init(jax.random.key(0), jnp.zeros(5), jnp.zeros(5, jnp.int32))
+    layers = [(params["params"][f"Dense_{i}"]["kernel"], params["params"][f"Dense_{i}"]["bias"]) for i in range(3)]
+    feasible = jnp.asarray(C.all_feasible_actions(problem))
+    for seed in range(4):
+        states = jax.random.randint(jax.random.key(10 + seed), (5,), 0, 4)
+        values = jax.vmap(lambda a: network.apply(params, C.pulls(a), states))(feasible)
+        levels, value = C.milp_argmax(layers, problem, np.asarray(states))
+        assert bool(combinatorial.feasible(jnp.asarray(levels), problem.constraints))
+        assert value == pytest.approx(float(values.max()), abs=1e-5)
+        assert float(network.apply(params, C.pulls(jnp.asarray(levels)), states)) == pytest.approx(value, abs=1e-5)
+
+
+def test_whittle_index_is_the_subsidy_that_makes_pulling_and_resting_tie():
+    problem = _direct_problem([0.1], [0.8], [[0.1, 0.15, 0.2, 3.0]], [2], [5])
+    indices = C.whittle_indices(problem)
+    assert np.all(np.asarray(indices) > 0)  # pulling always helps an arm whose reward rises with its state
+    for state in range(4):
+        q = C._arm_q(jnp.array([0.1, 0.8]), problem.rewards[0], indices[0, state], 0.99, 500)
+        assert float(q[state, 0]) == pytest.approx(float(q[state, 1]), abs=1e-2)
+    with pytest.raises(ValueError, match="link='sigmoid'"):
+        C.whittle_indices(sample_sigmoid(jax.random.key(0), 8, 3, 6))
+
+
+def test_warm_start_fits_the_next_step_expected_reward(small_capacity):
+    # a faster schedule than the authors' (their lr x0.9 per epoch stalls on so few pairs)
+    config = T.SequoiaConfig(warm_epochs=30, random_warm_states=40, lr=3e-3, lr_decay=1.0)
+    states, levels = T.warm_start_pairs(small_capacity, jax.random.key(0), config)
+    # structured part: (2 + 2J) states x (10 random + 2 + 2U) actions; random part: (1 + 10 + 2 + 2U) per state
+    assert states.shape[0] == 12 * 22 + 40 * 23 and levels.shape == (states.shape[0], 5)
+    network = C.QNetwork(config.hidden)
+    params = network.init(jax.random.key(1), jnp.zeros(5), jnp.zeros(5, jnp.int32))
+    _, losses = jax.jit(lambda p, k: T.warm_start(network, p, small_capacity, states, levels, k, config))(params, jax.random.key(2))
+    assert float(losses[-1]) < 0.1 * float(losses[0])
+
+
+def test_env_replaces_an_infeasible_joint_action_by_the_null_action():
+    env = envs.make("cormab_sigmoid", num_arms=8, budget=3, num_interventions=6)
+    params = env.default_params
+    state, _ = env.reset(jax.random.key(0), params)
+    too_many = jnp.array([1, 1, 1, 1, 0, 0])
+    _, ts = env.step(jax.random.key(1), state, too_many, params)
+    assert bool(ts.info[INFEASIBLE_ACTION])
+    assert float(ts.reward) == pytest.approx(float(C.expected_reward(params.problem, state.arms, jnp.zeros(6, jnp.int32))))
+    _, ts = env.step(jax.random.key(1), state, jnp.array([1, 1, 1, 0, 0, 0]), params)
+    assert not bool(ts.info[INFEASIBLE_ACTION])
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="unknown coRMAB domain 'paths'"):
+        envs.make("cormab_sigmoid").__class__("paths")
+    with pytest.raises(ValueError, match="num_interventions=2"):
+        envs.make("cormab_sigmoid", budget=3, num_interventions=2)
+    with pytest.raises(ValueError, match="SequoiaConfig.episodes must be > 0, got 0"):
+        T.SequoiaConfig(episodes=0).check()
+    with pytest.raises(ValueError, match="selection='milp'"):
+        T.q_selector(C.QNetwork(), sample_sigmoid(jax.random.key(0), 8, 3, 6), T.SequoiaConfig(), "milp")
