@@ -18,18 +18,19 @@ gap's mean and worst) and DIR/cormab.md (the table).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script from anywhere
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _study_common beside this file
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
+from _study_common import mean_ci, write_study  # noqa: E402
 from jaxrl_actions.agents import cormab as C  # noqa: E402
 from jaxrl_actions.training import cormab as T  # noqa: E402
 
@@ -106,8 +107,7 @@ def run_domain(domain: str, instances: int, config: T.SequoiaConfig, settings: T
     for i in range(instances):
         pick = lambda tree, i=i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
         gaps += optimality_gaps(pick(problems), pick(results), config, gap_states, jax.random.fold_in(keys[i], 3))
-    summary = {name: {"mean": float(v.mean()), "ci95": float(1.96 * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0,
-                      "per_instance": v.tolist()} for name, v in out.items()}
+    summary = {name: mean_ci(values) for name, values in out.items()}
     summary["_gap"] = {"mean": float(np.mean(gaps)), "worst": float(np.max(gaps)), "states": len(gaps)}
     summary["_training"] = {"warm_loss_last": np.asarray(results.warm_loss)[:, -1].tolist(),
                             "episode_reward": np.asarray(results.episode_reward).mean(axis=0).tolist(),
@@ -147,7 +147,6 @@ def main(argv=None) -> dict:
         settings, gap_states = T.EvalSettings(episodes=4), 2
     else:
         config, settings, gap_states = T.SequoiaConfig(), T.EvalSettings(), 10
-    os.makedirs(args.out, exist_ok=True)
     start = time.time()
     results = {"instances": instances, "eval_episodes": settings.episodes, "config": config._asdict(), "domains": {}}
     results["config"]["search"] = config.search._asdict()
@@ -157,12 +156,7 @@ def main(argv=None) -> dict:
         print(f"{domain}: {time.time() - t:.0f}s  " + ", ".join(
             f"{n}={r['mean']:.2f}" for n, r in results["domains"][domain].items() if not n.startswith("_")), flush=True)
     results["wall_s"] = time.time() - start
-    with open(os.path.join(args.out, "cormab.json"), "w") as f:
-        json.dump(results, f, indent=1)
-    table = markdown(results)
-    with open(os.path.join(args.out, "cormab.md"), "w") as f:
-        f.write(table)
-    print(table)
+    write_study(args.out, "cormab", results, markdown(results))
     return results
 
 

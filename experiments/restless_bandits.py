@@ -11,17 +11,18 @@ that `q_learning` learned on the same instance.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script from anywhere
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _study_common beside this file
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
+from _study_common import mean_ci, write_study  # noqa: E402
 from envs.restless import DOMAINS
 from jaxrl_actions import agents
 from jaxrl_actions.training.bandit import evaluate_restless, train_restless
@@ -62,8 +63,7 @@ def evaluate_domain(domain: str, num_instances: int, iterations: int, num_envs: 
 
     q_return, sampling_return, curve = jax.jit(jax.vmap(learn_and_score))(params, train_keys, eval_keys)
     returns[LEARNER], returns[SAMPLER] = np.asarray(q_return), np.asarray(sampling_return)
-    return {name: {"mean": float(r.mean()), "ci95": float(1.96 * r.std(ddof=1) / np.sqrt(len(r))) if len(r) > 1 else 0.0,
-                   "per_instance": r.tolist()} for name, r in returns.items()} | {
+    return {name: mean_ci(r) for name, r in returns.items()} | {
         "_training_curve": np.asarray(curve).mean(axis=0).tolist()}
 
 
@@ -101,12 +101,7 @@ def main(argv=None) -> dict:
         print(f"{domain}: {time.time() - t:.0f}s  " + ", ".join(
             f"{NAMES[n]}={results['domains'][domain][n]['mean']:.1f}" for n in PLANNERS + (LEARNER, SAMPLER)))
     results["wall_s"] = time.time() - start
-    with open(os.path.join(args.out, "restless.json"), "w") as f:
-        json.dump(results, f)
-    table = markdown(results)
-    with open(os.path.join(args.out, "restless.md"), "w") as f:
-        f.write(table)
-    print(table)
+    write_study(args.out, "restless", results, markdown(results))
     return results
 
 

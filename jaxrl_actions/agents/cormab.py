@@ -49,6 +49,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl_actions import combinatorial
+from jaxrl_actions.agents.restless import index_by_bisection
 from jaxrl_actions.combinatorial import Constraints
 from jaxrl_actions.types import Array
 
@@ -222,18 +223,8 @@ def whittle_indices(problem: CoupledProblem, gamma: float = 0.99, bisection_step
     bound = 2.0 * jnp.abs(problem.rewards).max() / (1.0 - gamma) + 1.0
 
     def per_arm(up, rewards):
-        def index_of(state):
-            def halve(_, bracket):
-                low, high = bracket
-                mid = 0.5 * (low + high)
-                q = _arm_q(up, rewards, mid, gamma, iterations)
-                pull_better = q[state, 1] > q[state, 0]
-                return jnp.where(pull_better, mid, low), jnp.where(pull_better, high, mid)
-
-            low, high = jax.lax.fori_loop(0, bisection_steps, halve, (-bound, bound))
-            return 0.5 * (low + high)
-
-        return jax.vmap(index_of)(jnp.arange(NUM_STATES))
+        return index_by_bisection(lambda subsidy: _arm_q(up, rewards, subsidy, gamma, iterations),
+                                  NUM_STATES, bound, bisection_steps)
 
     return jax.vmap(per_arm)(jnp.stack([problem.passive_up, problem.active_up], axis=-1), problem.rewards)
 

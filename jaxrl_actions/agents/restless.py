@@ -185,24 +185,30 @@ def _two_action_q(p_good: Array, weight: Array, subsidy: Array, gamma, iteration
     return reward + gamma * (p_good * value[1] + (1.0 - p_good) * value[0])
 
 
-def whittle_index_two_action(p_good: Array, weight: Array, gamma, bisection_steps: int = 30, value_iterations: int = 300) -> Array:
-    """Whittle index float32[2] of each state for a 2-state arm with actions (passive, act):
-    the passive subsidy at which both are equally good, by bisection (assumes the arm is
-    indexable: acting is preferred for every subsidy below the index, passive above)."""
-    bound = 2.0 * jnp.abs(weight) / (1.0 - gamma) + 1.0
+def index_by_bisection(q_of_subsidy, num_states: int, bound, steps: int) -> Array:
+    """float32[num_states]: per state, the passive subsidy in [-bound, bound] at which
+    `q_of_subsidy(subsidy)[state]` (Q float32[num_states, 2], actions passive / act) ties,
+    by bisection (assumes indexability: acting is preferred below the index, passive above)."""
 
     def index_of(state):
         def halve(_, bracket):
             low, high = bracket
             mid = 0.5 * (low + high)
-            q = _two_action_q(p_good, weight, mid, gamma, value_iterations)
+            q = q_of_subsidy(mid)
             act_better = q[state, 1] > q[state, 0]
             return jnp.where(act_better, mid, low), jnp.where(act_better, high, mid)
 
-        low, high = jax.lax.fori_loop(0, bisection_steps, halve, (-bound, bound))
+        low, high = jax.lax.fori_loop(0, steps, halve, (-bound, bound))
         return 0.5 * (low + high)
 
-    return jax.vmap(index_of)(jnp.arange(2))
+    return jax.vmap(index_of)(jnp.arange(num_states))
+
+
+def whittle_index_two_action(p_good: Array, weight: Array, gamma, bisection_steps: int = 30, value_iterations: int = 300) -> Array:
+    """Whittle index float32[2] of each state for a 2-state arm with actions (passive, act)."""
+    bound = 2.0 * jnp.abs(weight) / (1.0 - gamma) + 1.0
+    return index_by_bisection(lambda subsidy: _two_action_q(p_good, weight, subsidy, gamma, value_iterations),
+                              2, bound, bisection_steps)
 
 
 def whittle_indices(problem: RestlessProblem, gamma, bisection_steps: int = 30, value_iterations: int = 300) -> Array:
