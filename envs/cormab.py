@@ -8,15 +8,18 @@ are in `jaxrl_actions.agents.cormab`; this module samples instances and wraps th
     cormab_capacity  workers with capacities (environment/constrained.py): each arm is pulled
                      by at most one of B workers; worker i's arms' costs (2..6) sum to at
                      most its capacity (2..7)
+    cormab_path      arms are graph nodes (environment/routing.py): at most B pulled arms,
+                     all on one closed walk of at most 2B hops from a source node
 
 Arms (environment/rmab_instances.py multistate_rmab): 4 states; the first B arms reward
 [.2, .15, .1, R] with R in {4, 5, 6} (state 3 pays, states 0-2 pay less the higher they
 are, so lifting such an arm from the bottom costs reward first: a myopic policy never
 starts); the others [.1, .15, .2, R] with R in {1, 2, 3}. Capacity domain: P(up) ~ U(0, .2)
-passive and U(.7, .9) pulled per arm.
+passive and U(.7, .9) pulled per arm (capacity and path domains).
 
 Observation: float32[J], the arms' states (0..3). Action: `MultiBinary(N)` interventions
-(sigmoid) or `MultiDiscrete([B + 1] * J)`, each arm's worker (capacity; 0 = none). The mask
+(sigmoid), `MultiDiscrete([B + 1] * J)` each arm's worker (capacity; 0 = none), or
+`MultiBinary(J)` pulls (path). The mask
 allows every level: feasibility is joint (`feasible`); an infeasible joint action is
 replaced by the null action and flagged in `info["infeasible_action"]`.
 Reward: the expected reward of the next state (the authors' environments return it).
@@ -26,7 +29,9 @@ Defaults: J = 20 arms, B = 5, N = 10 interventions (the sigmoid setting in run.s
 
 Where this differs from the authors' code: the sigmoid domain's feasible set is "at most B"
 interventions (their MILP takes exactly B; their iterative baselines stop below B); the
-arms each intervention reaches are drawn at random from its group.
+arms each intervention reaches are drawn at random from its group; the path domain's graph
+is random (theirs: London tube subgraphs) and its feasibility is checked exactly by the
+shortest closed walk through the pulled arms (their MILP unrolls the walk in time).
 """
 from __future__ import annotations
 
@@ -121,16 +126,47 @@ def sample_sigmoid(key, num_arms: int, budget: int, num_interventions: int) -> C
 def sample_capacity(key, num_arms: int, budget: int, num_interventions: int) -> CoupledProblem:
     """B workers with capacities U{2..7}; arm costs U{2..6}; P(up) U(0, .2) passive,
     U(.7, .9) pulled (constrained.py, rmab_instances.py)."""
-    k_rew, k_passive, k_active, k_cost, k_cap = jax.random.split(key, 5)
+    k_arms, k_cost, k_cap = jax.random.split(key, 3)
+    rewards, passive, active = _multistate_arms(k_arms, num_arms, budget)
     cost = jax.random.randint(k_cost, (num_arms,), 2, 7).astype(jnp.float32)
     load = jnp.concatenate([jnp.zeros((num_arms, 1)), jnp.repeat(cost[:, None], budget, axis=1)], axis=1)
     capacity = jnp.concatenate([jnp.full(1, jnp.inf), jax.random.randint(k_cap, (budget,), 2, 8).astype(jnp.float32)])
     constraints = combinatorial.make_constraints(jnp.zeros((num_arms, budget + 1)), jnp.inf, load=load, capacity=capacity)
     zeros = jnp.zeros(num_arms)
-    return CoupledProblem(constraints, sample_rewards(k_rew, num_arms, budget),
-                          jax.random.uniform(k_passive, (num_arms,), minval=0.0, maxval=0.2),
-                          jax.random.uniform(k_active, (num_arms,), minval=0.7, maxval=0.9),
-                          jnp.zeros((num_arms, num_arms)), zeros, zeros, zeros, link="direct", budget=budget)
+    return CoupledProblem(constraints, rewards, passive, active, jnp.zeros((num_arms, num_arms)), zeros, zeros, zeros,
+                          link="direct", budget=budget)
+
+
+def hop_distances(adjacency: Array) -> Array:
+    """float32[N, N] shortest-path hop counts (Floyd-Warshall; inf between components)."""
+    n = adjacency.shape[0]
+    hops = jnp.where(adjacency, 1.0, jnp.inf).at[jnp.arange(n), jnp.arange(n)].set(0.0)
+    return jax.lax.fori_loop(0, n, lambda k, d: jnp.minimum(d, d[:, k][:, None] + d[k][None, :]), hops)
+
+
+def _multistate_arms(key, num_arms: int, budget: int):
+    """(rewards, passive P(up) ~ U(0, .2), pulled P(up) ~ U(.7, .9)) (rmab_instances.py)."""
+    k_rew, k_passive, k_active = jax.random.split(key, 3)
+    return (sample_rewards(k_rew, num_arms, budget), jax.random.uniform(k_passive, (num_arms,), minval=0.0, maxval=0.2),
+            jax.random.uniform(k_active, (num_arms,), minval=0.7, maxval=0.9))
+
+
+def sample_path(key, num_arms: int, budget: int, num_interventions: int) -> CoupledProblem:
+    """Arms are the nodes of a graph; at most B pulled arms, all on one closed walk of at
+    most 2B hops from node 0 (routing.py's path length and source for J = 20). The authors
+    use subgraphs of the London tube map; here the graph is random: nodes in the unit square
+    linked when closer than 0.3, plus a ring through all nodes so that it is connected."""
+    k_arms, k_pos = jax.random.split(key)
+    rewards, passive, active = _multistate_arms(k_arms, num_arms, budget)
+    pos = jax.random.uniform(k_pos, (num_arms, 2))
+    gap = jnp.abs(jnp.arange(num_arms)[:, None] - jnp.arange(num_arms)[None, :])
+    adjacency = (jnp.linalg.norm(pos[:, None] - pos[None, :], axis=-1) < 0.3) | (gap == 1) | (gap == num_arms - 1)
+    constraints = combinatorial.make_constraints(jnp.ones(num_arms), budget, adjacency=adjacency,
+                                                 walk_distances=hop_distances(adjacency), walk_source=0,
+                                                 walk_limit=2 * budget, walk_slots=budget)
+    zeros = jnp.zeros(num_arms)
+    return CoupledProblem(constraints, rewards, passive, active, jnp.zeros((num_arms, num_arms)), zeros, zeros, zeros,
+                          link="direct", budget=budget)
 
 
 class Domain(NamedTuple):
@@ -145,6 +181,8 @@ DOMAINS = {
                       "coRMAB (4-state arms): at most B of N interventions, sigmoid link to the arms they reach"),
     "capacity": Domain(sample_capacity, lambda arms, interventions: arms, lambda b: b + 1,
                        "coRMAB (4-state arms): arms assigned to B workers with capacities"),
+    "path": Domain(sample_path, lambda arms, interventions: arms, lambda b: 2,
+                   "coRMAB (4-state arms): at most B pulled arms on one closed walk of <= 2B hops from a source node"),
 }
 
 

@@ -44,6 +44,11 @@ class Constraints:
     adjacency: bool[N, N]     graph over the arms, used when `route` is set
     route:     static bool    the acted arms (levels > 0) must form a connected set in
                               `adjacency`: one patrol along the graph's edges visits them all
+    walk_distances: float32[N, N]  hop distances on a graph whose nodes are the arms, with
+    walk_source / walk_limit:      a closed walk from node `walk_source` of at most
+    walk_slots: static int         `walk_limit` hops must visit every acted arm, and at most
+                                   `walk_slots` arms act (0: no walk constraint); checked
+                                   exactly by Held-Karp over the acted arms
     """
 
     costs: Array
@@ -53,6 +58,10 @@ class Constraints:
     capacity: Array
     adjacency: Array
     route: bool = struct.field(pytree_node=False, default=False)
+    walk_distances: Array = None
+    walk_source: Array = None
+    walk_limit: Array = None
+    walk_slots: int = struct.field(pytree_node=False, default=0)
 
     @property
     def num_arms(self) -> int:
@@ -63,9 +72,10 @@ class Constraints:
         return self.costs.shape[-1]
 
 
-def make_constraints(costs, budget, allowed=None, load=None, capacity=None, adjacency=None, route: bool = False) -> Constraints:
+def make_constraints(costs, budget, allowed=None, load=None, capacity=None, adjacency=None, route: bool = False,
+                     walk_distances=None, walk_source=0, walk_limit=None, walk_slots: int = 0) -> Constraints:
     """Builds `Constraints` with neutral defaults for what is not given (every level allowed,
-    no per-level capacity, no route). `costs` is float32[N, L] (or float32[N] for two levels:
+    no per-level capacity, no route, no walk). `costs` is float32[N, L] (or float32[N] for two levels:
     the cost of acting). Checks shapes and values host-side when they are concrete."""
     costs = jnp.asarray(costs, jnp.float32)
     if costs.ndim == 1:
@@ -85,7 +95,15 @@ def make_constraints(costs, budget, allowed=None, load=None, capacity=None, adja
                                ("capacity", capacity, (levels,)), ("adjacency", adjacency, (n, n))):
         if value.shape != shape:
             raise ValueError(f"{name} must have shape {shape} to match costs {costs.shape}, got {value.shape}")
-    return Constraints(costs, jnp.asarray(budget, jnp.float32), allowed, load, capacity, adjacency, bool(route))
+    walk = None
+    if walk_slots > 0:
+        if walk_distances is None or walk_limit is None:
+            raise ValueError(f"walk_slots={walk_slots} needs walk_distances (float32[{n}, {n}]) and walk_limit")
+        walk = (jnp.asarray(walk_distances, jnp.float32), jnp.asarray(walk_source, jnp.int32), jnp.asarray(walk_limit, jnp.float32))
+        if walk[0].shape != (n, n):
+            raise ValueError(f"walk_distances must have shape {(n, n)} to match costs {costs.shape}, got {walk[0].shape}")
+    return Constraints(costs, jnp.asarray(budget, jnp.float32), allowed, load, capacity, adjacency, bool(route),
+                       *(walk or (None, None, None)), int(walk_slots))
 
 
 def objective(values: Array, levels: Array) -> Array:
@@ -117,6 +135,29 @@ def _connected(acted: Array, adjacency: Array) -> Array:
     return jnp.all(reach == acted)
 
 
+def shortest_closed_walk(acted: Array, c: Constraints) -> Array:
+    """float32[]: hops of the shortest closed walk from `c.walk_source` that visits every
+    acted arm (bool[N]); inf when more than `c.walk_slots` arms act. Held-Karp over
+    `walk_slots` slots holding the acted arms, the spare slots holding the source (free)."""
+    slots, source = c.walk_slots, c.walk_source
+    nodes = jnp.argsort(~acted, stable=True)[:slots]  # the acted arms first
+    nodes = jnp.where(acted[nodes], nodes, source)
+    between = c.walk_distances[nodes][:, nodes]  # [K, K]
+    from_source = c.walk_distances[source, nodes]  # [K]
+    full = 1 << slots
+    best = jnp.full((full, slots), jnp.inf).at[1 << np.arange(slots), np.arange(slots)].set(from_source)
+    def relax(mask, best):  # best[mask, i]: from the source through `mask`, ending at slot i
+        extend = jnp.min(best[mask][:, None] + between, axis=0)  # [K]: then on to slot k
+        for k in range(slots):
+            target = mask | (1 << k)
+            best = best.at[target, k].set(jnp.where((mask >> k) & 1, best[target, k], jnp.minimum(best[target, k], extend[k])))
+        return best
+
+    best = jax.lax.fori_loop(1, full, relax, best)
+    length = jnp.min(best[full - 1] + from_source)
+    return jnp.where(jnp.sum(acted) > slots, jnp.inf, length)
+
+
 def feasible(levels: Array, c: Constraints) -> Array:
     """bool[]: `levels` (int32[N]) is in range, allowed, within budget, within every
     level's capacity, and (with `route`) the acted arms are connected."""
@@ -128,6 +169,8 @@ def feasible(levels: Array, c: Constraints) -> Array:
     ok = in_range & allowed & within_budget & within_capacity
     if c.route:
         ok = ok & _connected(levels > 0, c.adjacency)
+    if c.walk_slots > 0:
+        ok = ok & (shortest_closed_walk(levels > 0, c) <= c.walk_limit + _TOL)
     return ok
 
 
@@ -135,7 +178,8 @@ def addable(levels: Array, c: Constraints) -> Array:
     """bool[N, L]: which single moves "set passive arm i to level l >= 1" keep a feasible
     `levels` feasible. Every constraint here is checked incrementally in O(N L): budget and
     capacities by their remaining room, the route by adjacency to the acted set (adding a
-    neighbour of a connected set keeps it connected; anything else disconnects it)."""
+    neighbour of a connected set keeps it connected; anything else disconnects it); the walk
+    is the exception, one shortest closed walk per arm."""
     acted = levels > 0
     room = c.budget - _picked(c.costs, levels).sum()
     level_room = c.capacity - _level_use(c.load, levels)
@@ -144,6 +188,9 @@ def addable(levels: Array, c: Constraints) -> Array:
     if c.route:
         touches = (c.adjacency.astype(jnp.float32) @ acted.astype(jnp.float32)) > 0
         ok = ok & (touches | ~jnp.any(acted))[:, None]
+    if c.walk_slots > 0:  # one Held-Karp per arm
+        with_arm = acted[None, :] | jnp.eye(c.num_arms, dtype=bool)
+        ok = ok & (jax.vmap(lambda a: shortest_closed_walk(a, c))(with_arm) <= c.walk_limit + _TOL)[:, None]
     return ok
 
 

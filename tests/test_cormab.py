@@ -71,6 +71,28 @@ def small_capacity():
     return sample_capacity(jax.random.key(7), 5, 2, 1)  # 5 arms, 2 workers: 3^5 assignments
 
 
+def test_shortest_closed_walk_matches_brute_force_over_visiting_orders():
+    import itertools
+
+    problem = envs.make("cormab_path", num_arms=9, budget=3).sample_params(jax.random.key(5)).problem
+    c = problem.constraints
+    hops = np.asarray(c.walk_distances)
+    walk = jax.jit(lambda a: combinatorial.shortest_closed_walk(a, c))
+    feasible = jax.jit(lambda a: combinatorial.feasible(a, c))
+    for acted in itertools.combinations(range(9), 3):
+        tours = [hops[0, p[0]] + sum(hops[a, b] for a, b in zip(p, p[1:])) + hops[p[-1], 0] for p in itertools.permutations(acted)]
+        mask = np.zeros(9, bool)
+        mask[list(acted)] = True
+        assert float(walk(jnp.asarray(mask))) == pytest.approx(min(tours))
+        assert bool(feasible(jnp.asarray(mask, jnp.int32))) == (min(tours) <= 6)
+    assert float(walk(jnp.ones(9, bool))) == np.inf  # more pulled arms than slots
+    # `addable` agrees with `feasible` on every single addition
+    start = jnp.zeros(9, jnp.int32).at[int(np.argmax(hops[0] == 2))].set(1)
+    added = jnp.where(jnp.eye(9, dtype=bool), 1, start[None, :])
+    np.testing.assert_array_equal(combinatorial.addable(start, c)[:, 1] | (start > 0),
+                                  jax.vmap(feasible)(added))
+
+
 def test_local_search_and_exact_myopic_find_the_enumerated_optimum():
     problem = sample_sigmoid(jax.random.key(1), 8, 3, 6)
     feasible = jnp.asarray(C.all_feasible_actions(problem))

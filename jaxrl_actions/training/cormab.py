@@ -15,7 +15,9 @@ SEQUOIA's training (algos/dqn_estimator.py) in two phases:
      gradients clipped by value at 5, target r + gamma Q_target(s', argmax_a Q_target(s', a)),
      a soft target update with tau = 1e-6 (so the target stays the warm-started network),
      epsilon = 0.05 + 0.85 exp(-step / 1000), the learning rate x0.9 per episode.
-The replay buffer starts with 1000 of the warm-start transitions. The argmax is
+The replay buffer starts with 1000 of the warm-start transitions. In the path domain the
+training ignores the walk constraint (budget only) and the evaluation keeps it, as the
+authors' routing code does (`relax_walk`). The argmax is
 `agents.cormab.maximise` (local search) where the authors solve a MILP; the trained network
 with `greedy_add` in its place is the paper's "iterative DQN" baseline (driver.py scores the
 same network both ways): `sequoia_policy(..., selection="greedy")`.
@@ -100,6 +102,7 @@ class SequoiaConfig(NamedTuple):
     random_warm_states: int = 1000  # 50 * H (get_training_data)
     random_warm_actions: int = 10
     replay_seed: int = 1000  # warm-start transitions the replay buffer starts with (MEMORY_SIZE / 10)
+    relax_walk: bool = True  # train under the budget alone, the walk only at evaluation (routing_approximator.py)
     search: SearchSettings = SearchSettings()
 
     def check(self) -> None:
@@ -225,6 +228,8 @@ class Buffer(NamedTuple):
 def train_sequoia(problem: CoupledProblem, key: Array, config: SequoiaConfig = SequoiaConfig()) -> SequoiaResult:
     """Warm start, then DQN with the Q-network's argmax over the feasible set; one instance."""
     config.check()
+    if config.relax_walk:
+        problem = problem.replace(constraints=problem.constraints.replace(walk_slots=0))
     network = QNetwork(tuple(config.hidden))
     j, u = problem.num_arms, problem.num_units
     k_init, k_pairs, k_warm, k_seed, k_train = jax.random.split(key, 5)
