@@ -14,14 +14,14 @@ are in `jaxrl_actions.agents.cormab`; this module samples instances and wraps th
 Arms (environment/rmab_instances.py multistate_rmab): 4 states; the first B arms reward
 [.2, .15, .1, R] with R in {4, 5, 6} (state 3 pays, states 0-2 pay less the higher they
 are, so lifting such an arm from the bottom costs reward first: a myopic policy never
-starts); the others [.1, .15, .2, R] with R in {1, 2, 3}. Capacity domain: P(up) ~ U(0, .2)
-passive and U(.7, .9) pulled per arm (capacity and path domains).
+starts); the others [.1, .15, .2, R] with R in {1, 2, 3}. In the capacity and path domains
+each arm's P(up) is ~ U(0, .2) passive and ~ U(.7, .9) pulled.
 
 Observation: float32[J], the arms' states (0..3). Action: `MultiBinary(N)` interventions
 (sigmoid), `MultiDiscrete([B + 1] * J)` each arm's worker (capacity; 0 = none), or
-`MultiBinary(J)` pulls (path). The mask
-allows every level: feasibility is joint (`feasible`); an infeasible joint action is
-replaced by the null action and flagged in `info["infeasible_action"]`.
+`MultiBinary(J)` pulls (path). The mask allows every level: feasibility is joint
+(`feasible`); an infeasible joint action is replaced by the null action and flagged in
+`info["infeasible_action"]`.
 Reward: the expected reward of the next state (the authors' environments return it).
 Reset: each arm in state 1 with probability `start_up` (0.5: the authors' training resets;
 0.2: their evaluation), else 0. Truncation after `horizon` (20) steps; never terminates.
@@ -123,6 +123,13 @@ def sample_sigmoid(key, num_arms: int, budget: int, num_interventions: int) -> C
                           amplitude, slope, midpoint, link="sigmoid", budget=budget)
 
 
+def _multistate_arms(key, num_arms: int, budget: int):
+    """(rewards, passive P(up) ~ U(0, .2), pulled P(up) ~ U(.7, .9)) (rmab_instances.py)."""
+    k_rew, k_passive, k_active = jax.random.split(key, 3)
+    return (sample_rewards(k_rew, num_arms, budget), jax.random.uniform(k_passive, (num_arms,), minval=0.0, maxval=0.2),
+            jax.random.uniform(k_active, (num_arms,), minval=0.7, maxval=0.9))
+
+
 def sample_capacity(key, num_arms: int, budget: int, num_interventions: int) -> CoupledProblem:
     """B workers with capacities U{2..7}; arm costs U{2..6}; P(up) U(0, .2) passive,
     U(.7, .9) pulled (constrained.py, rmab_instances.py)."""
@@ -142,13 +149,6 @@ def hop_distances(adjacency: Array) -> Array:
     n = adjacency.shape[0]
     hops = jnp.where(adjacency, 1.0, jnp.inf).at[jnp.arange(n), jnp.arange(n)].set(0.0)
     return jax.lax.fori_loop(0, n, lambda k, d: jnp.minimum(d, d[:, k][:, None] + d[k][None, :]), hops)
-
-
-def _multistate_arms(key, num_arms: int, budget: int):
-    """(rewards, passive P(up) ~ U(0, .2), pulled P(up) ~ U(.7, .9)) (rmab_instances.py)."""
-    k_rew, k_passive, k_active = jax.random.split(key, 3)
-    return (sample_rewards(k_rew, num_arms, budget), jax.random.uniform(k_passive, (num_arms,), minval=0.0, maxval=0.2),
-            jax.random.uniform(k_active, (num_arms,), minval=0.7, maxval=0.9))
 
 
 def sample_path(key, num_arms: int, budget: int, num_interventions: int) -> CoupledProblem:

@@ -33,33 +33,40 @@ import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
 from _study_common import mean_ci, write_study  # noqa: E402
+from jaxrl_actions import combinatorial  # noqa: E402
 from jaxrl_actions.agents import cormab as C  # noqa: E402
 from jaxrl_actions.training import cormab as T  # noqa: E402
 
 DOMAINS = ("sigmoid", "capacity", "path")
 FIRST_SEED = 20  # run.sh: seeds 20..25
-POLICIES = ("null", "random", "sampling", "myopic", "iterative_myopic", "whittle", "iterative_dqn", "sequoia")
+BASELINES = ("null", "random", "sampling", "myopic", "iterative_myopic", "whittle")
+POLICIES = BASELINES + ("iterative_dqn", "sequoia")  # the table's rows
 NAMES = {"null": "null", "random": "random", "sampling": "sampling (best of 100)", "myopic": "myopic",
          "iterative_myopic": "iterative myopic", "whittle": "Whittle index", "iterative_dqn": "iterative DQN",
          "sequoia": "SEQUOIA (ours: local search for the MILP)"}
 
 
-def baseline_policies(problem: C.CoupledProblem, feasible_actions, search: C.SearchSettings) -> dict:
-    """name -> policy(states, key) for one instance (inside jit/vmap)."""
-    policies = {
-        "null": lambda s, k: C.null_action(problem),
-        "random": lambda s, k: C.random_action(problem, s, k),
-        "sampling": lambda s, k: C.sampling_action(problem, s, k),
-        "iterative_myopic": lambda s, k: C.iterative_myopic_action(problem, s, k),
-    }
-    if feasible_actions is not None:
-        policies["myopic"] = lambda s, k: C.exact_myopic_action(problem, s, feasible_actions)
-    else:
-        policies["myopic"] = lambda s, k: C.myopic_search_action(problem, s, k, search)
-    if problem.link == "direct":
-        indices = C.whittle_indices(problem)
-        policies["whittle"] = lambda s, k: C.whittle_action(problem, indices, s)
-    return policies
+def applies(name: str, problem: C.CoupledProblem) -> bool:
+    """Whittle indices need arms whose dynamics depend on their own pull (not the sigmoid link)."""
+    return name != "whittle" or problem.link == "direct"
+
+
+def baseline_policy(name: str, problem: C.CoupledProblem, feasible_actions, search: C.SearchSettings):
+    """policy(states, key) of baseline `name` for one instance (inside jit/vmap)."""
+    if name == "null":
+        return lambda s, k: C.null_action(problem)
+    if name == "random":
+        return lambda s, k: C.random_action(problem, s, k)
+    if name == "sampling":
+        return lambda s, k: C.sampling_action(problem, s, k)
+    if name == "iterative_myopic":
+        return lambda s, k: C.iterative_myopic_action(problem, s, k)
+    if name == "myopic" and feasible_actions is not None:
+        return lambda s, k: C.exact_myopic_action(problem, s, feasible_actions)
+    if name == "myopic":
+        return lambda s, k: C.myopic_search_action(problem, s, k, search)
+    indices = C.whittle_indices(problem)
+    return lambda s, k: C.whittle_action(problem, indices, s)
 
 
 def optimality_gaps(problem_i, result_i, config: T.SequoiaConfig, num_states: int, key) -> list[float]:
@@ -83,21 +90,17 @@ def run_domain(domain: str, instances: int, config: T.SequoiaConfig, settings: T
     keys = jnp.stack([jax.random.key(FIRST_SEED + i) for i in range(instances)])
     problems = jax.vmap(lambda k: env.sample_params(k).problem)(keys)
     first = jax.tree.map(lambda x: x[0], problems)
-    feasible = jnp.asarray(C.all_feasible_actions(first)) if domain == "sigmoid" else None  # same set for every instance
+    # the sigmoid domain's feasible set is small, and the same for every instance
+    feasible = jnp.asarray(combinatorial.feasible_joint_actions(first.constraints)) if domain == "sigmoid" else None
     # the myopic local search; the path domain's Held-Karp checks make each move costly there
     search = config.search if domain == "path" else C.SearchSettings(starts=8, rounds=10)
     eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
     out: dict = {}
     t0 = time.time()
-    for name in POLICIES[:-2]:
-        def score(problem, key, name=name):
-            policies = baseline_policies(problem, feasible, search)
-            return T.evaluate(policies[name], problem, key, settings) if name in policies else jnp.nan
-
-        values = np.asarray(jax.jit(jax.vmap(score))(problems, eval_keys))
-        if not np.all(np.isnan(values)):
-            out[name] = values
+    for name in (b for b in BASELINES if applies(b, first)):
+        score = lambda problem, key, name=name: T.evaluate(baseline_policy(name, problem, feasible, search), problem, key, settings)  # noqa: E731
+        out[name] = np.asarray(jax.jit(jax.vmap(score))(problems, eval_keys))
     baselines_s = time.time() - t0
     t0 = time.time()
     results = jax.jit(jax.vmap(lambda p, k: T.train_sequoia(p, k, config)))(problems, train_keys)
@@ -107,7 +110,8 @@ def run_domain(domain: str, instances: int, config: T.SequoiaConfig, settings: T
         score = lambda p, r, k, selection=selection: T.evaluate(T.sequoia_policy(p, r, config, selection), p, k, settings)  # noqa: E731
         out[name] = np.asarray(jax.jit(jax.vmap(score))(problems, results, eval_keys))
     gaps = []
-    for i in range(instances if problems.constraints.walk_slots == 0 else 0):  # no MILP of the walk here
+    walk = problems.constraints.walk_slots > 0  # milp_argmax does not encode the walk
+    for i in range(0 if walk else instances):
         pick = lambda tree, i=i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
         gaps += optimality_gaps(pick(problems), pick(results), config, gap_states, jax.random.fold_in(keys[i], 3))
     summary = {name: mean_ci(values) for name, values in out.items()}

@@ -13,6 +13,7 @@ joint action that (approximately) maximises a per-arm additive score `values: fl
     knapsack(values, costs, budget, max_budget, allowed)
                                            -> int32[N]        budget only, exact (integer costs)
     random_feasible(key, c)                -> int32[N]        a random feasible joint action
+    best_of_random(key, score, c, samples) -> int32[N]        the best of random feasible ones
     objective(values, levels)              -> float32[]
 
 Everything is a pure function of arrays, so it runs inside `jit`, `vmap` and `lax.scan`.
@@ -146,6 +147,7 @@ def shortest_closed_walk(acted: Array, c: Constraints) -> Array:
     from_source = c.walk_distances[source, nodes]  # [K]
     full = 1 << slots
     best = jnp.full((full, slots), jnp.inf).at[1 << np.arange(slots), np.arange(slots)].set(from_source)
+
     def relax(mask, best):  # best[mask, i]: from the source through `mask`, ending at slot i
         extend = jnp.min(best[mask][:, None] + between, axis=0)  # [K]: then on to slot k
         for k in range(slots):
@@ -242,6 +244,12 @@ def random_feasible(key: Array, c: Constraints) -> Array:
     return _greedy_pass(values.at[:, 0].set(0.0), c, by_density=False)
 
 
+def best_of_random(key: Array, score, c: Constraints, samples: int) -> Array:
+    """The best of `samples` random feasible joint actions by `score(levels) -> float32[]`."""
+    candidates = jax.vmap(lambda k: random_feasible(k, c))(jax.random.split(key, samples))
+    return candidates[jnp.argmax(jax.vmap(score)(candidates))]
+
+
 def knapsack(values: Array, costs: Array, budget: Array, max_budget: int, allowed: Array | None = None) -> Array:
     """Exact multiple-choice knapsack by dynamic programming: `int32[N]` levels maximising
     `objective(values, .)` subject to sum_i costs[i, levels[i]] <= budget.
@@ -282,16 +290,21 @@ def knapsack(values: Array, costs: Array, budget: Array, max_budget: int, allowe
     return picked
 
 
+def feasible_joint_actions(c: Constraints, limit: int = 100_000) -> np.ndarray:
+    """Every feasible joint action, int32[M, N] in lexicographic order (host side, for tests
+    and small instances), or ValueError when there are more than `limit` to look at."""
+    total = c.num_levels ** c.num_arms
+    if total > limit:
+        raise ValueError(f"{c.num_levels}^{c.num_arms} = {total} level assignments; enumeration is capped at {limit}")
+    grid = np.stack(np.unravel_index(np.arange(total), (c.num_levels,) * c.num_arms), axis=-1).astype(np.int32)
+    ok = np.asarray(jax.jit(jax.vmap(lambda a: feasible(a, c)))(jnp.asarray(grid)))
+    return grid[ok]
+
+
 def brute_force(values, c: Constraints) -> tuple[np.ndarray, float]:
     """Host-side exhaustive search (tests and tiny instances only): the best feasible
     joint action and its objective."""
-    import itertools
-
-    n, levels = c.num_arms, c.num_levels
-    feasible_fn = jax.jit(jax.vmap(lambda a: feasible(a, c)))
-    grid = np.array(list(itertools.product(range(levels), repeat=n)), np.int32)
-    ok = np.asarray(feasible_fn(jnp.asarray(grid)))
-    scores = np.asarray(values)[np.arange(n)[None, :], grid].sum(axis=1)
-    scores = np.where(ok, scores, -np.inf)
+    grid = feasible_joint_actions(c, limit=np.iinfo(np.int64).max)
+    scores = np.asarray(values)[np.arange(c.num_arms)[None, :], grid].sum(axis=1)
     best = int(np.argmax(scores))
     return grid[best], float(scores[best])

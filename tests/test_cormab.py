@@ -95,7 +95,7 @@ def test_shortest_closed_walk_matches_brute_force_over_visiting_orders():
 
 def test_local_search_and_exact_myopic_find_the_enumerated_optimum():
     problem = sample_sigmoid(jax.random.key(1), 8, 3, 6)
-    feasible = jnp.asarray(C.all_feasible_actions(problem))
+    feasible = jnp.asarray(combinatorial.feasible_joint_actions(problem.constraints))
     assert feasible.shape[0] == 1 + 6 + 15 + 20  # at most 3 of 6 interventions
     states = jax.random.randint(jax.random.key(2), (16, 8), 0, 4)
     best = jax.vmap(lambda s: jax.vmap(lambda a: C.expected_reward(problem, s, a))(feasible).max())(states)
@@ -111,7 +111,7 @@ def test_milp_argmax_equals_the_enumerated_maximum_of_the_network(small_capacity
     network = C.QNetwork((6, 4))
     params = network.init(jax.random.key(0), jnp.zeros(5), jnp.zeros(5, jnp.int32))
     layers = [(params["params"][f"Dense_{i}"]["kernel"], params["params"][f"Dense_{i}"]["bias"]) for i in range(3)]
-    feasible = jnp.asarray(C.all_feasible_actions(problem))
+    feasible = jnp.asarray(combinatorial.feasible_joint_actions(problem.constraints))
     for seed in range(4):
         states = jax.random.randint(jax.random.key(10 + seed), (5,), 0, 4)
         values = jax.vmap(lambda a: network.apply(params, C.pulls(a), states))(feasible)

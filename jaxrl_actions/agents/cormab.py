@@ -54,7 +54,6 @@ from jaxrl_actions.combinatorial import Constraints
 from jaxrl_actions.types import Array
 
 NUM_STATES = 4  # environment/base_envs.py MultiStateRMAB
-LINKS = ("direct", "sigmoid")
 
 
 @struct.dataclass
@@ -96,7 +95,7 @@ def up_probability(problem: CoupledProblem, levels: Array) -> Array:
     return 0.98 * problem.amplitude * rise + 0.01
 
 
-def next_states(states: Array, up: Array) -> tuple[Array, Array]:
+def next_states(states: Array) -> tuple[Array, Array]:
     """(state after moving up, state after moving down) int32[J] each."""
     return jnp.minimum(states + 1, NUM_STATES - 1), jnp.maximum(states - 1, 0)
 
@@ -104,14 +103,14 @@ def next_states(states: Array, up: Array) -> tuple[Array, Array]:
 def expected_reward(problem: CoupledProblem, states: Array, levels: Array) -> Array:
     """float32[]: the expected reward of the next state, the step's reward."""
     up = up_probability(problem, levels)
-    above, below = next_states(states, up)
+    above, below = next_states(states)
     arms = jnp.arange(problem.num_arms)
     return jnp.sum(up * problem.rewards[arms, above] + (1.0 - up) * problem.rewards[arms, below])
 
 
 def step_arms(key: Array, problem: CoupledProblem, states: Array, levels: Array) -> Array:
     up = up_probability(problem, levels)
-    above, below = next_states(states, up)
+    above, below = next_states(states)
     return jnp.where(jax.random.bernoulli(key, up), above, below)
 
 
@@ -121,12 +120,16 @@ def pulls(levels: Array) -> Array:
 
 
 # --- local search over the feasible set -----------------------------------------------------
+def _level_changes(levels: Array, num_levels: int) -> Array:
+    """int32[U, L, U]: `levels` with unit u set to level l, for every (u, l)."""
+    u, ls = jnp.arange(levels.shape[0]), jnp.arange(num_levels)
+    return jnp.broadcast_to(levels, (u.shape[0], num_levels, u.shape[0])).at[u[:, None], ls[None, :], u[:, None]].set(ls[None, :])
+
+
 def _neighbours(levels: Array, num_levels: int) -> Array:
     """Every single-unit level change and every swap of two units' levels: int32[M, U]."""
     u = levels.shape[0]
-    set_one = jnp.broadcast_to(levels, (u, num_levels, u))
-    set_one = set_one.at[jnp.arange(u)[:, None], jnp.arange(num_levels)[None, :], jnp.arange(u)[:, None]].set(
-        jnp.arange(num_levels)[None, :]).reshape(u * num_levels, u)
+    set_one = _level_changes(levels, num_levels).reshape(u * num_levels, u)
     i, j = np.triu_indices(u, k=1)
     swapped = jnp.broadcast_to(levels, (len(i), u))
     swapped = swapped.at[np.arange(len(i)), i].set(levels[j]).at[np.arange(len(i)), j].set(levels[i])
@@ -165,9 +168,7 @@ def random_action(problem: CoupledProblem, states: Array, key: Array) -> Array:
 
 def sampling_action(problem: CoupledProblem, states: Array, key: Array, samples: int = 100) -> Array:
     """Best of `samples` random feasible actions by next-step expected reward (baselines.py: 100)."""
-    candidates = jax.vmap(lambda k: combinatorial.random_feasible(k, problem.constraints))(jax.random.split(key, samples))
-    values = jax.vmap(lambda a: expected_reward(problem, states, a))(candidates)
-    return candidates[jnp.argmax(values)]
+    return combinatorial.best_of_random(key, lambda a: expected_reward(problem, states, a), problem.constraints, samples)
 
 
 def greedy_add(score: Callable[[Array], Array], constraints: Constraints, start: Array) -> Array:
@@ -175,11 +176,9 @@ def greedy_add(score: Callable[[Array], Array], constraints: Constraints, start:
     given what is already chosen, until none improves it (algos/baselines.py's iterative
     procedures)."""
     c = constraints
-    units, levels = jnp.arange(c.num_arms), jnp.arange(c.num_levels)
 
     def add_best(_, chosen):
-        moves = jnp.broadcast_to(chosen, (c.num_arms, c.num_levels, c.num_arms))
-        moves = moves.at[units[:, None], levels[None, :], units[:, None]].set(levels[None, :])
+        moves = _level_changes(chosen, c.num_levels)
         gains = jax.vmap(jax.vmap(score))(moves) - score(chosen)
         gains = jnp.where(combinatorial.addable(chosen, c) & (gains > 0), gains, -jnp.inf).reshape(-1)
         best = jnp.argmax(gains)
@@ -203,7 +202,7 @@ def _arm_q(up: Array, rewards: Array, subsidy: Array, gamma: float, iterations: 
     """Q[s, a] float32[4, 2] of one arm choosing passive (a = 0, paid `subsidy`) or pulled,
     by value iteration; up[a] = P(up | a); the step's reward is the expected next reward."""
     states = jnp.arange(NUM_STATES)
-    above, below = next_states(states, None)
+    above, below = next_states(states)
     reward = up[None, :] * rewards[above][:, None] + (1.0 - up[None, :]) * rewards[below][:, None]
     reward = reward + jnp.stack([subsidy, 0.0])[None, :]
 
@@ -238,20 +237,9 @@ def whittle_action(problem: CoupledProblem, indices: Array, states: Array) -> Ar
     return combinatorial.greedy(values, problem.constraints)
 
 
-def all_feasible_actions(problem: CoupledProblem, limit: int = 100_000) -> np.ndarray:
-    """Every feasible joint action (host, concrete problem), or ValueError when there are
-    more than `limit` level assignments to look at."""
-    c = problem.constraints
-    total = c.num_levels ** c.num_arms
-    if total > limit:
-        raise ValueError(f"{c.num_levels}^{c.num_arms} = {total} level assignments; enumeration is capped at {limit}")
-    grid = np.stack(np.unravel_index(np.arange(total), (c.num_levels,) * c.num_arms), axis=-1).astype(np.int32)
-    ok = np.asarray(jax.jit(jax.vmap(lambda a: combinatorial.feasible(a, c)))(grid))
-    return grid[ok]
-
-
 def exact_myopic_action(problem: CoupledProblem, states: Array, feasible_actions: Array) -> Array:
-    """The myopic policy's MILP solved exactly by enumeration over `feasible_actions`."""
+    """The myopic policy's MILP solved exactly by enumeration over `feasible_actions`
+    (`combinatorial.feasible_joint_actions(problem.constraints)`)."""
     values = jax.vmap(lambda a: expected_reward(problem, states, a))(feasible_actions)
     return feasible_actions[jnp.argmax(values)]
 
@@ -276,6 +264,7 @@ class SearchSettings(NamedTuple):
 
 
 def q_argmax(network: QNetwork, params, problem: CoupledProblem, states: Array, key: Array, search: SearchSettings) -> Array:
+    """The local search's argmax of the network over the feasible joint actions."""
     score = lambda a: network.apply(params, pulls(a), states)  # noqa: E731
     return maximise(score, key, problem.constraints, search.starts, search.rounds)
 
@@ -289,12 +278,12 @@ def milp_argmax(layers: list, problem: CoupledProblem, states: np.ndarray) -> tu
     action input is a_u = sum_{l >= 1} x[u, l]. Each hidden unit is the big-M encoding
     h = relu(z): h >= z, h >= 0, h <= z - lo (1 - d), h <= hi d with a binary d, the bounds
     lo/hi from interval arithmetic over a in [0, 1]. Budget and capacity constraints are
-    linear in x. (No route constraint: its domain is not encoded here.)"""
+    linear in x. Route and walk constraints are not encoded (ValueError)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     c = problem.constraints
-    if c.route:
-        raise ValueError("milp_argmax does not encode the route constraint")
+    if c.route or c.walk_slots > 0:
+        raise ValueError("milp_argmax does not encode route or walk constraints")
     u, levels = c.num_arms, c.num_levels
     allowed, costs = np.asarray(c.allowed), np.asarray(c.costs)
     load, capacity = np.asarray(c.load), np.asarray(c.capacity)

@@ -259,9 +259,7 @@ def _q_init(name):
 
 def best_of_samples(key, values: Array, problem: RestlessProblem, num_samples: int) -> Array:
     """The best of `num_samples` random feasible joint actions by `values`."""
-    candidates = jax.vmap(lambda k: combinatorial.random_feasible(k, problem.constraints))(jax.random.split(key, num_samples))
-    scores = jax.vmap(lambda a: combinatorial.objective(values, a))(candidates)
-    return candidates[jnp.argmax(scores)]
+    return combinatorial.best_of_random(key, lambda a: combinatorial.objective(values, a), problem.constraints, num_samples)
 
 
 def q_act(state, obs, mask, key, deterministic=False):

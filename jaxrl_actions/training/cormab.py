@@ -1,7 +1,7 @@
 """Training and evaluation on one coRMAB instance (`agents.cormab`), all inside `jit`.
 
     evaluate(policy, problem, key, settings)            -> mean expected reward per step
-    train_sequoia(problem, key, config)                 -> (SequoiaResult, curves)
+    train_sequoia(problem, key, config)                 -> SequoiaResult (networks, curves)
 
 A policy is `policy(states int32[J], key) -> levels int32[U]`. Evaluation follows the
 authors' protocol (algos/baselines.py, driver.py): 50 episodes of 20 steps from states
@@ -41,9 +41,9 @@ from jaxrl_actions.agents.cormab import (
     SearchSettings,
     expected_reward,
     greedy_add,
-    maximise,
     null_action,
     pulls,
+    q_argmax,
     step_arms,
 )
 from jaxrl_actions.types import Array
@@ -133,10 +133,10 @@ def q_selector(network: QNetwork, problem: CoupledProblem, config: SequoiaConfig
         raise ValueError(f"selection={selection!r}; choose one of {SELECTIONS}")
 
     def select(params, states, key):
-        score = lambda a: network.apply(params, pulls(a), states)  # noqa: E731
         if selection == "greedy":
+            score = lambda a: network.apply(params, pulls(a), states)  # noqa: E731
             return greedy_add(score, problem.constraints, null_action(problem))
-        return maximise(score, key, problem.constraints, config.search.starts, config.search.rounds)
+        return q_argmax(network, params, problem, states, key, config.search)
 
     return select
 
