@@ -10,6 +10,9 @@ are in `jaxrl_actions.agents.cormab`; this module samples instances and wraps th
                      most its capacity (2..7)
     cormab_path      arms are graph nodes (environment/routing.py): at most B pulled arms,
                      all on one closed walk of at most 2B hops from a source node
+    cormab_scheduling  workers and arms with time slots (environment/scheduling.py): at most
+                     B pulled arms, each visited by two workers in time slots that both it and
+                     the worker have free; a worker does one visit per slot
 
 Arms (environment/rmab_instances.py multistate_rmab): 4 states; the first B arms reward
 [.2, .15, .1, R] with R in {4, 5, 6} (state 3 pays, states 0-2 pay less the higher they
@@ -19,7 +22,7 @@ each arm's P(up) is ~ U(0, .2) passive and ~ U(.7, .9) pulled.
 
 Observation: float32[J], the arms' states (0..3). Action: `MultiBinary(N)` interventions
 (sigmoid), `MultiDiscrete([B + 1] * J)` each arm's worker (capacity; 0 = none), or
-`MultiBinary(J)` pulls (path). The mask allows every level: feasibility is joint
+`MultiBinary(J)` pulls (path, scheduling). The mask allows every level: feasibility is joint
 (`feasible`); an infeasible joint action is replaced by the null action and flagged in
 `info["infeasible_action"]`.
 Reward: the expected reward of the next state (the authors' environments return it).
@@ -31,7 +34,9 @@ Where this differs from the authors' code: the sigmoid domain's feasible set is 
 interventions (their MILP takes exactly B; their iterative baselines stop below B); the
 arms each intervention reaches are drawn at random from its group; the path domain's graph
 is random (theirs: London tube subgraphs) and its feasibility is checked exactly by the
-shortest closed walk through the pulled arms (their MILP unrolls the walk in time).
+shortest closed walk through the pulled arms (their MILP unrolls the walk in time); the
+scheduling domain checks feasibility by Hall's conditions on the time slots (their MILP
+assigns worker-slot pairs; both accept the same pulls, see `sample_scheduling`).
 """
 from __future__ import annotations
 
@@ -169,6 +174,57 @@ def sample_path(key, num_arms: int, budget: int, num_interventions: int) -> Coup
                           link="direct", budget=budget)
 
 
+TIMESLOTS = 5  # driver.py: SchedulingRMAB(rmab, n_timeslots=5)
+ARM_SLOTS, WORKER_SLOTS = 2, 3  # scheduling.py: n_available per arm and per worker
+VISITS_PER_ARM = 2  # scheduling.py's MIP: a pulled arm gets exactly two worker-slot visits
+
+
+def scheduling_availability(key, num_arms: int, workers: int) -> tuple[Array, Array]:
+    """(arm_slots bool[J, T], worker_slots bool[W, T]) (scheduling.py): slot popularity is
+    drawn once and sorted, rising for arms and falling for workers; each arm is free in 2
+    distinct slots and each worker in 3, drawn with those probabilities."""
+    k_arm_p, k_worker_p, k_arms, k_workers = jax.random.split(key, 4)
+    arm_p = jnp.sort(jax.random.uniform(k_arm_p, (TIMESLOTS,)))
+    worker_p = jnp.sort(jax.random.uniform(k_worker_p, (TIMESLOTS,)))[::-1]
+
+    def draw(k, p, count):
+        picked = jax.random.choice(k, TIMESLOTS, (count,), replace=False, p=p / p.sum())
+        return jnp.zeros(TIMESLOTS, bool).at[picked].set(True)
+
+    arm_slots = jax.vmap(lambda k: draw(k, arm_p, ARM_SLOTS))(jax.random.split(k_arms, num_arms))
+    worker_slots = jax.vmap(lambda k: draw(k, worker_p, WORKER_SLOTS))(jax.random.split(k_workers, workers))
+    return arm_slots, worker_slots
+
+
+def hall_rows(arm_slots: Array, worker_slots: Array) -> tuple[Array, Array]:
+    """(packing float32[2^T - 1, J], limit float32[2^T - 1]): the pulls that a schedule can
+    serve. A visit needs one worker free in one of the arm's slots, and any worker free in a
+    slot can take any arm free in it, so the workers only matter through each slot's count of
+    free workers c_s. Pulled arms, each needing 2 visits, can then be served exactly when, for
+    every set S of slots, the arms free only within S need at most the visits S offers:
+    2 |{pulled j : slots(j) within S}| <= sum_{s in S} c_s (Hall's theorem for this
+    transportation problem); one packing row per non-empty S."""
+    subsets = (np.arange(1, 1 << TIMESLOTS)[:, None] >> np.arange(TIMESLOTS)[None, :]) & 1  # [2^T - 1, T]
+    subsets = jnp.asarray(subsets, bool)
+    within = jnp.all(~arm_slots[None, :, :] | subsets[:, None, :], axis=-1)  # [S, J]: slots(j) within S
+    free_workers = worker_slots.sum(axis=0).astype(jnp.float32)  # c_s
+    return VISITS_PER_ARM * within.astype(jnp.float32), subsets.astype(jnp.float32) @ free_workers
+
+
+def sample_scheduling(key, num_arms: int, budget: int, num_interventions: int) -> CoupledProblem:
+    """B workers with 3 free slots of 5, arms with 2 (scheduling.py); at most B pulled arms,
+    each visited twice by a worker free in one of its slots, one visit per worker and slot
+    (the MIP of approximator/scheduling_approximator.py, as `hall_rows` encodes it). Arms as
+    in the capacity domain."""
+    k_arms, k_slots = jax.random.split(key)
+    rewards, passive, active = _multistate_arms(k_arms, num_arms, budget)
+    packing, limit = hall_rows(*scheduling_availability(k_slots, num_arms, budget))
+    constraints = combinatorial.make_constraints(jnp.ones(num_arms), budget, packing=packing, packing_limit=limit)
+    zeros = jnp.zeros(num_arms)
+    return CoupledProblem(constraints, rewards, passive, active, jnp.zeros((num_arms, num_arms)), zeros, zeros, zeros,
+                          link="direct", budget=budget)
+
+
 class Domain(NamedTuple):
     sample: Callable  # (key, num_arms, budget, num_interventions) -> CoupledProblem
     num_units: Callable[[int, int], int]  # (num_arms, num_interventions) -> U
@@ -183,6 +239,9 @@ DOMAINS = {
                        "coRMAB (4-state arms): arms assigned to B workers with capacities"),
     "path": Domain(sample_path, lambda arms, interventions: arms, lambda b: 2,
                    "coRMAB (4-state arms): at most B pulled arms on one closed walk of <= 2B hops from a source node"),
+    "scheduling": Domain(sample_scheduling, lambda arms, interventions: arms, lambda b: 2,
+                         "coRMAB (4-state arms): at most B pulled arms, each visited by two of B workers in shared "
+                         "free time slots"),
 }
 
 

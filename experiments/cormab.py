@@ -1,11 +1,10 @@
-"""SEQUOIA against the coRMAB paper's baselines on its sigmoid and capacity domains, 4-state
-arms (Xu et al. 2025; lily-x/combinatorial-rmab @ 895a382, run.sh / driver.py protocol).
+"""SEQUOIA against the coRMAB paper's baselines on its four domains, 4-state arms (Xu et al. 2025; lily-x/combinatorial-rmab @ 895a382, run.sh / driver.py protocol).
 
     python experiments/cormab.py --out runs/cormab            # 6 instances per domain
     python experiments/cormab.py --quick --out runs/cormab_q  # CI-sized smoke run
 
-Domains: sigmoid (multiple interventions), capacity, path (envs/cormab.py). Per domain:
-instances drawn from seeds 20..25 (run.sh's seed range; our generator, so not
+Domains: sigmoid (multiple interventions), capacity, path, scheduling (envs/cormab.py). Per
+domain: instances drawn from seeds 20..25 (run.sh's seed range; our generator, so not
 their instances), J = 20 arms, B = 5 (interventions or workers), N = 10 interventions, H = 20.
 Each policy is scored as driver.py does: 50 episodes from states with P(state 1) = 0.2,
 the mean expected reward per step. SEQUOIA trains on each instance (warm start, then 100
@@ -37,7 +36,7 @@ from jaxrl_actions import combinatorial  # noqa: E402
 from jaxrl_actions.agents import cormab as C  # noqa: E402
 from jaxrl_actions.training import cormab as T  # noqa: E402
 
-DOMAINS = ("sigmoid", "capacity", "path")
+DOMAINS = ("sigmoid", "capacity", "path", "scheduling")
 FIRST_SEED = 20  # run.sh: seeds 20..25
 BASELINES = ("null", "random", "sampling", "myopic", "iterative_myopic", "whittle")
 POLICIES = BASELINES + ("iterative_dqn", "sequoia")  # the table's rows

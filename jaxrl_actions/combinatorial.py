@@ -50,6 +50,10 @@ class Constraints:
     walk_slots: static int         `walk_limit` hops must visit every acted arm, and at most
                                    `walk_slots` arms act (0: no walk constraint); checked
                                    exactly by Held-Karp over the acted arms
+    packing:       float32[K, N]   linear limits on which arms act: for every row k,
+    packing_limit: float32[K]      sum_i packing[k, i] [levels[i] > 0] <= packing_limit[k]
+                                   (K = 0: none), e.g. Hall's conditions of a matching of
+                                   acted arms to shared time slots
     """
 
     costs: Array
@@ -63,6 +67,8 @@ class Constraints:
     walk_source: Array = None
     walk_limit: Array = None
     walk_slots: int = struct.field(pytree_node=False, default=0)
+    packing: Array = None
+    packing_limit: Array = None
 
     @property
     def num_arms(self) -> int:
@@ -74,10 +80,12 @@ class Constraints:
 
 
 def make_constraints(costs, budget, allowed=None, load=None, capacity=None, adjacency=None, route: bool = False,
-                     walk_distances=None, walk_source=0, walk_limit=None, walk_slots: int = 0) -> Constraints:
+                     walk_distances=None, walk_source=0, walk_limit=None, walk_slots: int = 0,
+                     packing=None, packing_limit=None) -> Constraints:
     """Builds `Constraints` with neutral defaults for what is not given (every level allowed,
-    no per-level capacity, no route, no walk). `costs` is float32[N, L] (or float32[N] for two levels:
-    the cost of acting). Checks shapes and values host-side when they are concrete."""
+    no per-level capacity, no route, no walk, no packing rows). `costs` is float32[N, L] (or
+    float32[N] for two levels: the cost of acting). Checks shapes and values host-side when
+    they are concrete."""
     costs = jnp.asarray(costs, jnp.float32)
     if costs.ndim == 1:
         costs = jnp.stack([jnp.zeros_like(costs), costs], axis=-1)
@@ -103,8 +111,13 @@ def make_constraints(costs, budget, allowed=None, load=None, capacity=None, adja
         walk = (jnp.asarray(walk_distances, jnp.float32), jnp.asarray(walk_source, jnp.int32), jnp.asarray(walk_limit, jnp.float32))
         if walk[0].shape != (n, n):
             raise ValueError(f"walk_distances must have shape {(n, n)} to match costs {costs.shape}, got {walk[0].shape}")
+    packing = jnp.zeros((0, n), jnp.float32) if packing is None else jnp.asarray(packing, jnp.float32)
+    packing_limit = jnp.zeros((0,), jnp.float32) if packing_limit is None else jnp.asarray(packing_limit, jnp.float32)
+    if packing.ndim != 2 or packing.shape[1] != n or packing_limit.shape != packing.shape[:1]:
+        raise ValueError(f"packing must be float32[K, {n}] and packing_limit float32[K], got shapes "
+                         f"{packing.shape} and {packing_limit.shape}")
     return Constraints(costs, jnp.asarray(budget, jnp.float32), allowed, load, capacity, adjacency, bool(route),
-                       *(walk or (None, None, None)), int(walk_slots))
+                       *(walk or (None, None, None)), int(walk_slots), packing, packing_limit)
 
 
 def objective(values: Array, levels: Array) -> Array:
@@ -160,15 +173,22 @@ def shortest_closed_walk(acted: Array, c: Constraints) -> Array:
     return jnp.where(jnp.sum(acted) > slots, jnp.inf, length)
 
 
+def _packing_room(acted: Array, c: Constraints) -> Array:
+    """float32[K]: what each packing row has left for the acted arms (bool[N])."""
+    return c.packing_limit - c.packing @ acted.astype(jnp.float32)
+
+
 def feasible(levels: Array, c: Constraints) -> Array:
     """bool[]: `levels` (int32[N]) is in range, allowed, within budget, within every
-    level's capacity, and (with `route`) the acted arms are connected."""
+    level's capacity and packing row, and (with `route`) the acted arms are connected."""
     in_range = jnp.all((levels >= 0) & (levels < c.num_levels))
     levels = jnp.clip(levels, 0, c.num_levels - 1)
     allowed = jnp.all(_picked(c.allowed, levels))
     within_budget = _picked(c.costs, levels).sum() <= c.budget + _TOL
     within_capacity = jnp.all(_level_use(c.load, levels)[1:] <= c.capacity[1:] + _TOL)
     ok = in_range & allowed & within_budget & within_capacity
+    if c.packing is not None:
+        ok = ok & jnp.all(_packing_room(levels > 0, c) >= -_TOL)
     if c.route:
         ok = ok & _connected(levels > 0, c.adjacency)
     if c.walk_slots > 0:
@@ -178,15 +198,18 @@ def feasible(levels: Array, c: Constraints) -> Array:
 
 def addable(levels: Array, c: Constraints) -> Array:
     """bool[N, L]: which single moves "set passive arm i to level l >= 1" keep a feasible
-    `levels` feasible. Every constraint here is checked incrementally in O(N L): budget and
-    capacities by their remaining room, the route by adjacency to the acted set (adding a
-    neighbour of a connected set keeps it connected; anything else disconnects it); the walk
-    is the exception, one shortest closed walk per arm."""
+    `levels` feasible. Every constraint here is checked incrementally in O(N L + K N): budget,
+    capacities and packing rows by their remaining room, the route by adjacency to the acted
+    set (adding a neighbour of a connected set keeps it connected; anything else disconnects
+    it); the walk is the exception, one shortest closed walk per arm."""
     acted = levels > 0
     room = c.budget - _picked(c.costs, levels).sum()
     level_room = c.capacity - _level_use(c.load, levels)
     ok = (~acted)[:, None] & c.allowed & (jnp.arange(c.num_levels) > 0)[None, :]
     ok = ok & (c.costs <= room + _TOL) & (c.load <= level_room[None, :] + _TOL)
+    if c.packing is not None:  # arm i fits where every row has room for its coefficient
+        fits = jnp.all(c.packing <= _packing_room(acted, c)[:, None] + _TOL, axis=0)
+        ok = ok & fits[:, None]
     if c.route:
         touches = (c.adjacency.astype(jnp.float32) @ acted.astype(jnp.float32)) > 0
         ok = ok & (touches | ~jnp.any(acted))[:, None]

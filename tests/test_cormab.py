@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import envs
-from envs.cormab import INFEASIBLE_ACTION, sample_capacity, sample_sigmoid
+from envs.cormab import INFEASIBLE_ACTION, TIMESLOTS, hall_rows, sample_capacity, sample_scheduling, sample_sigmoid, scheduling_availability
 from jaxrl_actions import combinatorial
 from jaxrl_actions.agents import cormab as C
 from jaxrl_actions.training import cormab as T
@@ -106,8 +106,46 @@ def test_local_search_and_exact_myopic_find_the_enumerated_optimum():
     np.testing.assert_allclose(search, best, rtol=1e-6)
 
 
-def test_milp_argmax_equals_the_enumerated_maximum_of_the_network(small_capacity):
-    problem = small_capacity
+def _servable(pulled, arm_slots, worker_slots) -> bool:
+    """Whether every pulled arm gets two visits by (worker, slot) pairs free for both, each
+    pair used once: a maximum bipartite matching of arm copies to pairs (the MIP's form)."""
+    from scipy.optimize import linear_sum_assignment
+
+    pairs = [(w, t) for w in range(worker_slots.shape[0]) for t in range(TIMESLOTS) if worker_slots[w, t]]
+    copies = [j for j in np.flatnonzero(pulled) for _ in range(2)]
+    if not copies:
+        return True
+    usable = np.array([[arm_slots[j, t] for (_, t) in pairs] for j in copies], dtype=float).reshape(len(copies), len(pairs))
+    rows, cols = linear_sum_assignment(-usable)
+    return int(usable[rows, cols].sum()) == len(copies)
+
+
+def test_scheduling_feasibility_is_the_worker_slot_assignment():
+    import itertools
+
+    num_arms, workers = 8, 3
+    blocked = 0
+    for seed in range(3):
+        arm_slots, worker_slots = (np.asarray(x) for x in scheduling_availability(jax.random.key(seed), num_arms, workers))
+        assert np.all(arm_slots.sum(axis=1) == 2) and np.all(worker_slots.sum(axis=1) == 3)
+        packing, limit = hall_rows(jnp.asarray(arm_slots), jnp.asarray(worker_slots))
+        c = combinatorial.make_constraints(jnp.ones(num_arms), workers, packing=packing, packing_limit=limit)
+        grid = np.array(list(itertools.product([0, 1], repeat=num_arms)), np.int32)
+        ours = np.asarray(jax.vmap(lambda a: combinatorial.feasible(a, c))(jnp.asarray(grid)))
+        truth = np.array([a.sum() <= workers and _servable(a, arm_slots, worker_slots) for a in grid])
+        np.testing.assert_array_equal(ours, truth)
+        blocked += int(np.sum(~truth & (grid.sum(axis=1) <= workers)))  # refused by the slots, not the budget
+        # `addable` agrees with `feasible` on every single addition to every feasible action
+        for start in grid[truth]:
+            added = np.where(np.eye(num_arms, dtype=bool), 1, start[None, :])
+            expected = ours[added @ (1 << np.arange(num_arms)[::-1])] & (start == 0)
+            np.testing.assert_array_equal(np.asarray(combinatorial.addable(jnp.asarray(start), c))[:, 1], expected)
+    assert blocked > 0
+
+
+@pytest.mark.parametrize("domain", ["capacity", "scheduling"])
+def test_milp_argmax_equals_the_enumerated_maximum_of_the_network(small_capacity, domain):
+    problem = small_capacity if domain == "capacity" else sample_scheduling(jax.random.key(4), 5, 3, 1)
     network = C.QNetwork((6, 4))
     params = network.init(jax.random.key(0), jnp.zeros(5), jnp.zeros(5, jnp.int32))
     layers = [(params["params"][f"Dense_{i}"]["kernel"], params["params"][f"Dense_{i}"]["bias"]) for i in range(3)]
@@ -161,6 +199,8 @@ def test_bad_settings_are_named():
         envs.make("cormab_sigmoid").__class__("paths")
     with pytest.raises(ValueError, match="num_interventions=2"):
         envs.make("cormab_sigmoid", budget=3, num_interventions=2)
+    with pytest.raises(ValueError, match=r"packing must be float32\[K, 4\] .* got shapes \(2, 3\) and \(2,\)"):
+        combinatorial.make_constraints(jnp.ones(4), 2, packing=jnp.ones((2, 3)), packing_limit=jnp.ones(2))
     with pytest.raises(ValueError, match="SequoiaConfig.episodes must be > 0, got 0"):
         T.SequoiaConfig(episodes=0).check()
     with pytest.raises(ValueError, match="selection='milp'"):

@@ -277,8 +277,8 @@ def milp_argmax(layers: list, problem: CoupledProblem, states: np.ndarray) -> tu
     Variables: one binary x[u, l] per (unit, level) with sum_l x[u, l] = 1; the network's
     action input is a_u = sum_{l >= 1} x[u, l]. Each hidden unit is the big-M encoding
     h = relu(z): h >= z, h >= 0, h <= z - lo (1 - d), h <= hi d with a binary d, the bounds
-    lo/hi from interval arithmetic over a in [0, 1]. Budget and capacity constraints are
-    linear in x. Route and walk constraints are not encoded (ValueError)."""
+    lo/hi from interval arithmetic over a in [0, 1]. Budget, capacity and packing
+    constraints are linear in x. Route and walk constraints are not encoded (ValueError)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     c = problem.constraints
@@ -307,6 +307,11 @@ def milp_argmax(layers: list, problem: CoupledProblem, states: np.ndarray) -> tu
             row = np.zeros(n_vars)
             row[np.arange(u) * levels + lev] = load[:, lev]
             add(row, -np.inf, float(capacity[lev]) + 1e-6)
+    packing, packing_limit = np.asarray(c.packing), np.asarray(c.packing_limit)
+    for coefficients, limit in zip(packing, packing_limit):  # on the acted indicators sum_{l>=1} x[u, l]
+        row = np.zeros(n_vars)
+        row[:n_x] = np.repeat(coefficients, levels) * np.tile(np.arange(levels) > 0, u)
+        add(row, -np.inf, float(limit) + 1e-6)
     # the first layer's input: [a (U), s (J)]; a_u = sum_{l>=1} x[u, l]
     act_of_x = np.zeros((u, n_x))
     for i in range(u):
