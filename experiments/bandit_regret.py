@@ -22,18 +22,19 @@ sampling per arm (`ts_gaussian` on the Subset space).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script from anywhere
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _study_common beside this file
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
+from _study_common import write_study  # noqa: E402
 from jaxrl_actions import agents  # noqa: E402
 from jaxrl_actions.training.bandit import run_bandit  # noqa: E402
 
@@ -203,12 +204,8 @@ def plot(results: dict, path: str) -> None:
 
 
 def write(results: dict, out: str) -> None:
-    """DIR/bandit_regret.json, .md and .png."""
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "bandit_regret.json"), "w") as f:
-        json.dump(results, f)
-    with open(os.path.join(out, "bandit_regret.md"), "w") as f:
-        f.write(markdown(results))
+    """DIR/bandit_regret.json, .md (printed) and .png."""
+    write_study(out, "bandit_regret", results, markdown(results))
     plot(results, os.path.join(out, "bandit_regret.png"))
 
 
@@ -239,7 +236,6 @@ def main(argv=None) -> dict:
     results = run(sizes, args.seed, args.only)
     results["wall_s"] = time.time() - start
     write(results, args.out)
-    print(markdown(results))
     print(f"wrote {args.out}/bandit_regret.{{json,md,png}} in {results['wall_s']:.0f}s")
     return results
 

@@ -31,7 +31,6 @@ Writes DIR/dnc_inventory.json ({"M": {m: {"agents": {name: {"final_cost_mean",
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -39,12 +38,14 @@ import time
 from typing import Any, Callable, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script from anywhere
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _study_common beside this file
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
+from _study_common import write_study  # noqa: E402
 from envs.combinatorial import PAPER_BIG_S, PAPER_S, SMAX as SMAX_LEVEL, authors_obs_bounds, by_parity, reorder_policy  # noqa: E402
 from jaxrl_actions.agents import dnc, qac  # noqa: E402
 from jaxrl_actions.agents.base import Agent  # noqa: E402
@@ -276,11 +277,7 @@ def run_study(budget: Budget, names: list[str], out: str, seed: int = 0, log=pri
              "machine": {"platform": platform.platform(), "processor": platform.processor(),
                          "cpus": os.cpu_count(), "jax_backend": jax.default_backend()},
              "M": results}
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, f"{NAME}.json"), "w") as f:
-        json.dump(study, f, indent=1)
-    with open(os.path.join(out, f"{NAME}.md"), "w") as f:
-        f.write(markdown(study) + "\n")
+    write_study(out, NAME, study, markdown(study) + "\n")
     plot(study, os.path.join(out, f"{NAME}.png"))
     return study
 
@@ -367,7 +364,6 @@ def main(argv=None) -> int:
             learner_config(name, 1)  # unknown names and options fail here, before anything runs
             learner_agent(name)
     study = run_study(budget, names, args.out, args.seed)
-    print(markdown(study))
     for m, res in study["M"].items():
         print(f"M={m}: {res['verdict']}")
     print(f"wrote {args.out}/{NAME}.{{json,md,png}}")
