@@ -31,7 +31,8 @@ Reset: each arm in state 1 with probability `start_up` (0.5: the authors' traini
 Defaults: J = 20 arms, B = 5, N = 10 interventions (the sigmoid setting in run.sh's comments).
 
 Where this differs from the authors' code: the sigmoid domain's feasible set is "at most B"
-interventions (their MILP takes exactly B; their iterative baselines stop below B); the
+interventions, as their env accepts (their iterative baselines stop below B); SEQUOIA's
+maximiser takes exactly B there, as their MILP does (`CoupledProblem.exact_budget`); the
 arms each intervention reaches are drawn at random from its group; the path domain's graph
 is random (theirs: London tube subgraphs) and its feasibility is checked exactly by the
 shortest closed walk through the pulled arms (their MILP unrolls the walk in time); the
@@ -125,7 +126,7 @@ def sample_sigmoid(key, num_arms: int, budget: int, num_interventions: int) -> C
     constraints = combinatorial.make_constraints(jnp.ones(num_interventions), budget)
     zeros = jnp.zeros(num_arms)
     return CoupledProblem(constraints, sample_rewards(k_rew, num_arms, budget), zeros, zeros, reach,
-                          amplitude, slope, midpoint, link="sigmoid", budget=budget)
+                          amplitude, slope, midpoint, link="sigmoid", budget=budget, exact_budget=True)
 
 
 def _multistate_arms(key, num_arms: int, budget: int):

@@ -143,20 +143,29 @@ def test_scheduling_feasibility_is_the_worker_slot_assignment():
     assert blocked > 0
 
 
-@pytest.mark.parametrize("domain", ["capacity", "scheduling"])
-def test_milp_argmax_equals_the_enumerated_maximum_of_the_network(small_capacity, domain):
-    problem = small_capacity if domain == "capacity" else sample_scheduling(jax.random.key(4), 5, 3, 1)
+@pytest.mark.parametrize("domain", ["capacity", "scheduling", "sigmoid"])
+def test_milp_and_local_search_find_the_enumerated_maximum_of_the_network(small_capacity, domain):
+    problem = {"capacity": small_capacity, "scheduling": sample_scheduling(jax.random.key(4), 5, 3, 1),
+               "sigmoid": sample_sigmoid(jax.random.key(1), 8, 3, 6)}[domain]
+    units, arms = problem.num_units, problem.num_arms
     network = C.QNetwork((6, 4))
-    params = network.init(jax.random.key(0), jnp.zeros(5), jnp.zeros(5, jnp.int32))
+    params = network.init(jax.random.key(0), jnp.zeros(units), jnp.zeros(arms, jnp.int32))
     layers = [(params["params"][f"Dense_{i}"]["kernel"], params["params"][f"Dense_{i}"]["bias"]) for i in range(3)]
-    feasible = jnp.asarray(combinatorial.feasible_joint_actions(problem.constraints))
+    feasible = combinatorial.feasible_joint_actions(problem.constraints)
+    if problem.exact_budget:  # SEQUOIA's maximiser takes exactly B interventions there
+        feasible = feasible[(feasible > 0).sum(axis=1) == problem.budget]
+    feasible = jnp.asarray(feasible)
+    search = jax.jit(lambda s, k: C.q_argmax(network, params, problem, s, k, C.SearchSettings(4, 6)))
     for seed in range(4):
-        states = jax.random.randint(jax.random.key(10 + seed), (5,), 0, 4)
+        states = jax.random.randint(jax.random.key(10 + seed), (arms,), 0, 4)
         values = jax.vmap(lambda a: network.apply(params, C.pulls(a), states))(feasible)
         levels, value = C.milp_argmax(layers, problem, np.asarray(states))
         assert bool(combinatorial.feasible(jnp.asarray(levels), problem.constraints))
         assert value == pytest.approx(float(values.max()), abs=1e-5)
         assert float(network.apply(params, C.pulls(jnp.asarray(levels)), states)) == pytest.approx(value, abs=1e-5)
+        found = search(states, jax.random.key(seed))
+        assert any(np.array_equal(found, a) for a in np.asarray(feasible))  # in the maximiser's set
+        assert float(network.apply(params, C.pulls(found), states)) <= value + 1e-5
 
 
 def test_whittle_index_is_the_subsidy_that_makes_pulling_and_resting_tie():

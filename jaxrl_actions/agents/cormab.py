@@ -70,6 +70,9 @@ class CoupledProblem:
     midpoint: Array  # float32[J]
     link: str = struct.field(pytree_node=False, default="direct")
     budget: int = struct.field(pytree_node=False, default=1)  # B: interventions or workers
+    # SEQUOIA's maximiser takes exactly B acting units, not at most B (the authors' MILP for
+    # the multi-action domain: approximator/multi_action_rmab_approximator.py, sum(actions) == budget)
+    exact_budget: bool = struct.field(pytree_node=False, default=False)
 
     @property
     def num_arms(self) -> int:
@@ -264,8 +267,13 @@ class SearchSettings(NamedTuple):
 
 
 def q_argmax(network: QNetwork, params, problem: CoupledProblem, states: Array, key: Array, search: SearchSettings) -> Array:
-    """The local search's argmax of the network over the feasible joint actions."""
-    score = lambda a: network.apply(params, pulls(a), states)  # noqa: E731
+    """The local search's argmax of the network over the feasible joint actions (those
+    with exactly `budget` acting units where `problem.exact_budget`: from full random
+    starts, only swaps keep that count, every other move scores -inf)."""
+    def score(a):
+        q = network.apply(params, pulls(a), states)
+        return jnp.where(jnp.sum(a > 0) == problem.budget, q, -jnp.inf) if problem.exact_budget else q
+
     return maximise(score, key, problem.constraints, search.starts, search.rounds)
 
 
@@ -307,6 +315,10 @@ def milp_argmax(layers: list, problem: CoupledProblem, states: np.ndarray) -> tu
             row = np.zeros(n_vars)
             row[np.arange(u) * levels + lev] = load[:, lev]
             add(row, -np.inf, float(capacity[lev]) + 1e-6)
+    if problem.exact_budget:  # exactly B acting units
+        row = np.zeros(n_vars)
+        row[:n_x] = np.tile(np.arange(levels) > 0, u)
+        add(row, problem.budget, problem.budget)
     packing, packing_limit = np.asarray(c.packing), np.asarray(c.packing_limit)
     for coefficients, limit in zip(packing, packing_limit):  # on the acted indicators sum_{l>=1} x[u, l]
         row = np.zeros(n_vars)
