@@ -1,6 +1,8 @@
-"""Coupled restless bandits with combinatorial actions (the coRMAB setting of Xu, Wilder,
-Khalil and Tambe, "Reinforcement learning with combinatorial actions for coupled restless
-bandits", 2025), in four domains:
+"""Two-state coupled restless bandits with combinatorial actions: a simplified take on the
+coRMAB setting (Xu, Wilder, Khalil and Tambe, "Reinforcement learning with combinatorial
+actions for coupled restless bandits", 2025) with 2-state arms, monotone rewards and per-arm
+additive interventions. The paper's own setting, after the authors' code, is `envs/cormab.py`
+(the `cormab_*` envs). Four domains:
 
     restless_interventions  several intervention types per arm (levels = which subset of
                             them an arm gets), each with its own per-arm cost; budget
@@ -152,10 +154,10 @@ class Domain(NamedTuple):
 
 
 DOMAINS = {
-    "interventions": Domain(sample_interventions, lambda m: 2**m, 2, "Coupled restless bandit: multiple interventions per arm, budget"),
-    "path": Domain(sample_path, lambda _: 2, 0, "Coupled restless bandit: acted arms connected along a graph, budget"),
-    "matching": Domain(sample_matching, lambda r: r + 1, 5, "Coupled restless bandit: bipartite matching of arms to resources, budget"),
-    "capacity": Domain(sample_capacity, lambda r: r + 1, 3, "Coupled restless bandit: resources with capacities, budget"),
+    "interventions": Domain(sample_interventions, lambda m: 2**m, 2, "Two-state coupled restless bandit: multiple interventions per arm, budget"),
+    "path": Domain(sample_path, lambda _: 2, 0, "Two-state coupled restless bandit: acted arms connected along a graph, budget"),
+    "matching": Domain(sample_matching, lambda r: r + 1, 5, "Two-state coupled restless bandit: bipartite matching of arms to resources, budget"),
+    "capacity": Domain(sample_capacity, lambda r: r + 1, 3, "Two-state coupled restless bandit: resources with capacities, budget"),
 }
 
 

@@ -1,12 +1,16 @@
-"""Every coupled-restless-bandit agent on the four coRMAB domains (multiple interventions,
-path, bipartite matching, capacity): mean episode return per agent and domain, over random
-instances (`vmap` over instances; the learners train on each instance first).
+"""Every agent of the two-state coupled restless bandits (`envs/restless.py`: multiple
+interventions, route, bipartite matching, capacity) on random instances: mean episode return
+per agent and domain (`vmap` over instances; the learners train on each instance first).
+
+These are simplified envs (2-state arms with monotone rewards, per-arm additive
+interventions), not the coRMAB paper's setting: `experiments/cormab.py` runs SEQUOIA and the
+paper's baselines on its 4-state arms and four domains, after the authors' code.
 
     python experiments/restless_bandits.py --quick --out runs/restless
 
-Writes DIR/restless.json and DIR/restless.md (a table: mean return +- 95% CI over
-instances). `sampling` acts by the best of K random feasible actions under the Q-values
-that `q_learning` learned on the same instance.
+Writes DIR/restless_bandits.json and DIR/restless_bandits.md (a table: mean return +- 95% CI
+over instances). `sampling` acts by the best of K random feasible actions under the
+Q-values that `q_learning` learned on the same instance.
 """
 from __future__ import annotations
 
@@ -101,7 +105,7 @@ def main(argv=None) -> dict:
         print(f"{domain}: {time.time() - t:.0f}s  " + ", ".join(
             f"{NAMES[n]}={results['domains'][domain][n]['mean']:.1f}" for n in PLANNERS + (LEARNER, SAMPLER)))
     results["wall_s"] = time.time() - start
-    write_study(args.out, "restless", results, markdown(results))
+    write_study(args.out, "restless_bandits", results, markdown(results))
     return results
 
 
