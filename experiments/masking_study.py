@@ -39,19 +39,23 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _study_common beside this file
 
-import envs
-from jaxrl_actions.actions import invalid_penalty, transform_actions
-from jaxrl_actions.agents import ppo
-from jaxrl_actions.training import make_trainer
-from jaxrl_actions.training.common import fused_train
-from jaxrl_actions.types import INVALID_ACTION
-from jaxrl_actions.wrappers import EpisodeStats
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import envs  # noqa: E402
+from _study_common import write_study  # noqa: E402
+from jaxrl_actions.actions import invalid_penalty, transform_actions  # noqa: E402
+from jaxrl_actions.agents import ppo  # noqa: E402
+from jaxrl_actions.training import make_trainer  # noqa: E402
+from jaxrl_actions.training.common import fused_train  # noqa: E402
+from jaxrl_actions.types import INVALID_ACTION  # noqa: E402
+from jaxrl_actions.wrappers import EpisodeStats  # noqa: E402
 
 PENALTIES = {"penalty_0": 0.0, "penalty_-0.01": -0.01, "penalty_-0.1": -0.1, "penalty_-1": -1.0}
 TRAINED = ("masking", "naive_masking") + tuple(PENALTIES)
@@ -285,11 +289,8 @@ def plot(study: dict, path: str) -> None:
 
 
 def write_outputs(study: dict, out: str) -> None:
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "masking_study.json"), "w") as f:
-        json.dump(study, f, indent=2)
-    with open(os.path.join(out, "masking_study.md"), "w") as f:
-        f.write(markdown(study))
+    """DIR/masking_study.json, .md (printed) and .png."""
+    write_study(out, "masking_study", study, markdown(study))
     plot(study, os.path.join(out, "masking_study.png"))
 
 
@@ -308,9 +309,7 @@ def main(argv=None) -> int:
         for part in args.merge:
             with open(os.path.join(part, "masking_study.json")) as f:
                 parts.append(json.load(f))
-        study = merge_studies(parts)
-        write_outputs(study, args.out)
-        print(markdown(study))
+        write_outputs(merge_studies(parts), args.out)
         return 0
     sizes = tuple(args.sizes or (QUICK_SIZES if args.quick else (4, 10)))
     for s in sizes:
@@ -318,8 +317,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"--sizes: MicrortsMining maps are {sorted(CONV)}, got {s}")
     steps = args.steps or (QUICK_STEPS if args.quick else PAPER_STEPS)
     seeds = args.seeds or (2 if args.quick else PAPER_SEEDS)
-    study = run_study(sizes, steps, seeds, args.out, variants=tuple(args.variants))
-    print(markdown(study))
+    run_study(sizes, steps, seeds, args.out, variants=tuple(args.variants))
     print(f"wrote {args.out}/masking_study.{{json,md,png}}")
     return 0
 
