@@ -284,6 +284,9 @@ def _guarded(fn) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (`| head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's advice: quiet the exit flush
+        return 1
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
