@@ -1,4 +1,5 @@
-"""SEQUOIA against the coRMAB paper's baselines on its four domains, 4-state arms (Xu et al. 2025; lily-x/combinatorial-rmab @ 895a382, run.sh / driver.py protocol).
+"""SEQUOIA against the coRMAB paper's baselines on its four domains, 4-state arms (Xu et al.
+2025; lily-x/combinatorial-rmab @ 895a382, run.sh / driver.py protocol).
 
     python experiments/cormab.py --out runs/cormab            # 6 instances per domain
     python experiments/cormab.py --quick --out runs/cormab_q  # CI-sized smoke run

@@ -315,19 +315,15 @@ def milp_argmax(layers: list, problem: CoupledProblem, states: np.ndarray) -> tu
             row = np.zeros(n_vars)
             row[np.arange(u) * levels + lev] = load[:, lev]
             add(row, -np.inf, float(capacity[lev]) + 1e-6)
-    if problem.exact_budget:  # exactly B acting units
-        row = np.zeros(n_vars)
-        row[:n_x] = np.tile(np.arange(levels) > 0, u)
-        add(row, problem.budget, problem.budget)
-    packing, packing_limit = np.asarray(c.packing), np.asarray(c.packing_limit)
-    for coefficients, limit in zip(packing, packing_limit):  # on the acted indicators sum_{l>=1} x[u, l]
-        row = np.zeros(n_vars)
-        row[:n_x] = np.repeat(coefficients, levels) * np.tile(np.arange(levels) > 0, u)
-        add(row, -np.inf, float(limit) + 1e-6)
-    # the first layer's input: [a (U), s (J)]; a_u = sum_{l>=1} x[u, l]
+    # whether unit u acts, a_u = sum_{l>=1} x[u, l]: the network's action input and what the
+    # exact-budget and packing rows count
     act_of_x = np.zeros((u, n_x))
     for i in range(u):
         act_of_x[i, i * levels + 1:(i + 1) * levels] = 1
+    if problem.exact_budget:  # exactly B acting units
+        add(np.pad(act_of_x.sum(axis=0), (0, n_vars - n_x)), problem.budget, problem.budget)
+    for coefficients, limit in zip(np.asarray(c.packing), np.asarray(c.packing_limit)):
+        add(np.pad(coefficients @ act_of_x, (0, n_vars - n_x)), -np.inf, float(limit) + 1e-6)
     states = np.asarray(states, np.float64)
     prev_expr = None  # previous layer's outputs as (matrix over variables)
     prev_lo, prev_hi = np.zeros(u), np.ones(u)
