@@ -25,7 +25,8 @@ advantages normalised per minibatch (theirs: per batch); the 200-step limit is a
 Metrics (their plots/analysis.py): return = the episode return of the last update (about
 10 episodes) averaged over seeds; time to solve = the first env step at which an update's
 mean episode return reaches 40, as a share of the budget (100% if never); invalid = invalid
-source units per env step. Writes DIR/masking_study.json, .md (table with the paper's
+source units per env step; KL = PPO's approximate KL per update, averaged over training, next
+to the paper's KL plots as numbers (PAPER_KL). Writes DIR/masking_study.json, .md (table with the paper's
 numbers) and .png (curves).
 
     python experiments/masking_study.py --out runs/masking_study              # 4x4, 10x10: paper budget
@@ -53,7 +54,7 @@ from _study_common import write_study  # noqa: E402
 from jaxrl_actions.actions import invalid_penalty, transform_actions  # noqa: E402
 from jaxrl_actions.agents import ppo  # noqa: E402
 from jaxrl_actions.training import make_trainer  # noqa: E402
-from jaxrl_actions.training.common import fused_train  # noqa: E402
+from jaxrl_actions.training.common import LEARN_PREFIX, fused_train  # noqa: E402
 from jaxrl_actions.types import INVALID_ACTION  # noqa: E402
 from jaxrl_actions.wrappers import EpisodeStats  # noqa: E402
 
@@ -92,6 +93,21 @@ PAPER = {
     "24": {"masking": (40.0, 0.0, 0.232), "naive_masking": (38.5, 3.0, 0.513), "masking_removed": (16.9, 15.8, 1.0),
            "penalty_0": (0.5, None, 1.0), "penalty_-0.01": (0.5, None, 1.0), "penalty_-0.1": (0.25, None, 1.0),
            "penalty_-1": (0.0, None, 1.0)},
+}
+# The paper's KL plots (losses/approx_kl): the mean over training of each run's logged value,
+# averaged over the 4 seeds, recomputed from plots/losses_approx_kl/data/*.pkl of the same
+# repository. Their estimator is mean(old - new log-prob) per action component on the last
+# minibatch of each update; ours (PPO's `approx_kl`) is mean(exp(r) - 1 - r) of the joint
+# action over every minibatch, so compare each variant's ratio to masking, not the values.
+PAPER_KL = {
+    "4": {"masking": 0.0055, "naive_masking": 0.1151, "penalty_0": 0.0068, "penalty_-0.01": 0.0069,
+          "penalty_-0.1": 0.0062, "penalty_-1": 0.0036},
+    "10": {"masking": 0.0075, "naive_masking": 0.3277, "penalty_0": 0.0053, "penalty_-0.01": 0.0058,
+           "penalty_-0.1": 0.0035, "penalty_-1": 0.006},
+    "16": {"masking": 0.0079, "naive_masking": 0.1397, "penalty_0": 0.0057, "penalty_-0.01": 0.0043,
+           "penalty_-0.1": 0.0047, "penalty_-1": 0.0045},
+    "24": {"masking": 0.0054, "naive_masking": 0.0773, "penalty_0": 0.0054, "penalty_-0.01": 0.0052,
+           "penalty_-0.1": 0.0048, "penalty_-1": 0.0053},
 }
 PAPER_SOURCE = ("recomputed from the authors' logged runs (vwxyzjn/invalid-action-masking, "
                 "plots/charts_episode_reward/data/*.pkl; metric definitions of plots/analysis.py)")
@@ -172,12 +188,14 @@ def summarise_training(metrics: dict, total_steps: int) -> dict:
     final = returns[:, -1]
     invalid = np.asarray(metrics["invalid_actions"])[:, -1] / float(steps[-1])
     solve = [time_to_solve(steps, r, total_steps) for r in returns]
+    kl = np.asarray(metrics[LEARN_PREFIX + "approx_kl"])  # [seeds, updates]
     every = max(1, returns.shape[1] // 60)
     return {
         "return_mean": float(final.mean()), "return_std": float(final.std()), "return_per_seed": final.tolist(),
         "time_to_solve_mean": float(np.mean(solve)), "time_to_solve_per_seed": solve,
         "invalid_rate": float(invalid.mean()),
         "curve_steps": steps[::every].tolist(), "curve_return": returns.mean(axis=0)[::every].tolist(),
+        "kl_mean": float(kl.mean()), "kl_per_seed": kl.mean(axis=1).tolist(), "curve_kl": kl.mean(axis=0)[::every].tolist(),
         "env_steps": int(steps[-1]),
     }
 
@@ -213,6 +231,7 @@ def run_study(sizes, total_steps: int, seeds: int, out: str, eval_episodes: int 
     study = {"env": "microrts_mining", "sizes": list(sizes), "env_steps": total_steps, "seeds": seeds,
              "variants": list(variants), "results": results,
              "paper": {s: PAPER[str(s)] for s in map(str, sizes) if s in PAPER}, "paper_source": PAPER_SOURCE,
+             "paper_kl": {s: PAPER_KL[s] for s in map(str, sizes) if s in PAPER_KL},
              "machine": f"{jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores"}
     write_outputs(study, out)
     return study
@@ -230,7 +249,8 @@ def merge_studies(studies: list[dict]) -> dict:
     sizes = sorted(int(s) for s in results)
     variants = [v for v in VARIANTS if any(v in rows for rows in results.values())]
     return {**studies[0], "sizes": sizes, "variants": variants, "results": results,
-            "paper": {str(s): PAPER[str(s)] for s in sizes if str(s) in PAPER}}
+            "paper": {str(s): PAPER[str(s)] for s in sizes if str(s) in PAPER},
+            "paper_kl": {str(s): PAPER_KL[str(s)] for s in sizes if str(s) in PAPER_KL}}
 
 
 def _paper_cell(study: dict, size: str, variant: str) -> str:
@@ -240,6 +260,33 @@ def _paper_cell(study: dict, size: str, variant: str) -> str:
     mean, std, solve = paper
     spread = "" if std is None else f" ± {std:g}"
     return f"{mean:g}{spread} / {solve:.0%}" if variant != EVAL_ONLY else f"{mean:g}{spread}"
+
+
+def _kl_cell(kl: dict, variant: str) -> str:
+    """A variant's mean KL and its ratio to masking's."""
+    if variant not in kl:
+        return "not recorded"
+    ratio = f" (x{kl[variant] / kl['masking']:.1f})" if kl.get("masking") else ""
+    return f"{kl[variant]:.4f}{ratio}"
+
+
+def kl_markdown(study: dict) -> str:
+    """The KL table (the paper's KL plots as numbers), for the trained variants."""
+    sizes = [str(s) for s in study["sizes"]]
+    paper_kl = study.get("paper_kl", {})
+    head = "| variant | " + " | ".join(f"{s}x{s} ours: KL (x masking) | {s}x{s} paper: KL (x masking)"
+                                      for s in sizes) + " |"
+    rows = [head, "|---|" + "---|---|" * len(sizes)]
+    for v in (v for v in study["variants"] if v in TRAINED):
+        cells = []
+        for s in sizes:
+            ours = {name: r["kl_mean"] for name, r in study["results"][s].items() if "kl_mean" in r}
+            cells += [_kl_cell(ours, v), _kl_cell(paper_kl.get(s, {}), v)]
+        rows.append(f"| {v} | " + " | ".join(cells) + " |")
+    return ("KL: the mean over training of each update's approximate KL between the rollout policy and the "
+            "updated one (ours: mean(exp(r) - 1 - r) of the joint action over every minibatch; the paper's: "
+            "mean(old - new log-prob) per component on the last minibatch), averaged over seeds.\n\n"
+            + "\n".join(rows) + "\n")
 
 
 def markdown(study: dict) -> str:
@@ -262,7 +309,8 @@ def markdown(study: dict) -> str:
     return (f"Env steps per run: {study['env_steps']:,}; seeds: {study['seeds']}; machine: {study['machine']}.\n"
             f"Return: the last update's mean episode return (about 10 episodes), mean ± std over seeds; solve: share "
             f"of the budget before an update's mean return reached {SOLVED_RETURN:g} (100%: never); invalid: invalid "
-            f"source units per env step. Paper: {study['paper_source']}.\n\n" + "\n".join([head, rule] + rows) + "\n")
+            f"source units per env step. Paper: {study['paper_source']}.\n\n" + "\n".join([head, rule] + rows) + "\n\n"
+            + kl_markdown(study))
 
 
 def plot(study: dict, path: str) -> None:
@@ -270,9 +318,19 @@ def plot(study: dict, path: str) -> None:
     from matplotlib.figure import Figure
 
     sizes = study["sizes"]
-    fig = Figure(figsize=(4.5 * len(sizes), 3.5))
+    fig = Figure(figsize=(4.5 * len(sizes), 6.5))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(sizes), squeeze=False)[0]
+    grid = fig.subplots(2, len(sizes), squeeze=False)
+    axes, kl_axes = grid[0], grid[1]
+    for ax, s in zip(kl_axes, sizes):
+        res = study["results"][str(s)]
+        with_kl = [v for v in study["variants"] if v in TRAINED and "curve_kl" in res.get(v, {})]
+        for v in with_kl:
+            ax.plot(res[v]["curve_steps"], res[v]["curve_kl"], label=v)
+        if with_kl and min(min(res[v]["curve_kl"]) for v in with_kl) > 0:
+            ax.set_yscale("log")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("approx. KL per update")
     for ax, s in zip(axes, sizes):
         res = study["results"][str(s)]
         for v in (v for v in study["variants"] if v in TRAINED and v in res):

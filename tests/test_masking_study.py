@@ -47,6 +47,12 @@ def test_tiny_study_writes_json_table_and_plot(tiny_study):
     for variant in VARIANTS:
         assert f"| {variant} |" in table
     assert "40 ± 0 / 9%" in table  # the paper's masking row on 4x4
+    kl_table = table.split("KL:")[1]
+    assert "| masking | " in kl_table and "| 0.0055 (x1.0) |" in kl_table  # the paper's masking KL, 4x4
+    row = saved["results"]["4"]["masking"]  # a trained variant logs a KL per update
+    assert len(row["curve_kl"]) == len(row["curve_steps"])
+    # One epoch of one minibatch scores the rollout's own policy: the KL is exactly 0.
+    assert abs(row["kl_mean"]) < 1e-6
 
 
 def test_masked_variants_take_fewer_invalid_actions_than_hidden_masks(tiny_study):
