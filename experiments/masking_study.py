@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -130,18 +131,65 @@ def variant_config(variant: str, size: int, total_steps: int, config: ppo.PPOCon
                                mask_in_gradient=variant != "naive_masking")
 
 
-def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPOConfig = CONFIG):
+def seed_file(cache_dir: str, variant: str, size: int, seed: int, config: ppo.PPOConfig) -> str:
+    """Where one finished seed is kept; the name carries a digest of the run's settings, so
+    a file is only ever read back by the run that wrote it."""
+    digest = hashlib.sha256(repr((variant, size, config)).encode()).hexdigest()[:12]
+    return os.path.join(cache_dir, f"{variant}_{size}x{size}_seed{seed}_{digest}.npz")
+
+
+def save_seed(path: str, result) -> None:
+    leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(result)]
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, *leaves)
+    os.replace(tmp, path)  # a run killed mid-write leaves no half file behind
+
+
+def load_seed(path: str, template):
+    """The (agent state, metrics) saved at `path`, in the structure of `template`."""
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    try:
+        with np.load(path) as saved:
+            arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    except Exception as err:  # zip, pickle or header damage
+        raise ValueError(f"seed file {path} is corrupt ({err}); delete it to rerun that seed") from err
+    shapes_match = len(arrays) == len(leaves) and all(a.shape == t.shape for a, t in zip(arrays, leaves))
+    if not shapes_match:
+        raise ValueError(f"seed file {path} does not match this run's agent and metrics; delete it to rerun that seed")
+    return jax.tree_util.tree_unflatten(treedef, arrays)
+
+
+def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPOConfig = CONFIG,
+          cache_dir: str | None = None):
     """(agent states [seeds], metrics {name: [seeds, updates]}) of one variant; seeds 1..N,
     one after another through one compiled program: vmapping the seeds turns the CNNs into
     grouped convolutions, which XLA:CPU ran 2.3x slower than the seeds in turn (measured on
-    4x4, 5 updates)."""
-    trainer = make_trainer(make_env(variant, size), ppo.AGENT, variant_config(variant, size, total_steps, config))
-    run_seed = jax.jit(fused_train(trainer))
-    runs = [jax.device_get(run_seed(jax.random.PRNGKey(s))) for s in range(1, seeds + 1)]
+    4x4, 5 updates). With `cache_dir`, each finished seed is saved there and read back on a
+    rerun, so a run stopped after k seeds resumes at seed k + 1."""
+    run_config = variant_config(variant, size, total_steps, config)
+    trainer = make_trainer(make_env(variant, size), ppo.AGENT, run_config)
+    train_fn = fused_train(trainer)
+    run_seed = jax.jit(lambda key: _state_and_metrics(train_fn(key)))
+    runs = []
+    for s in range(1, seeds + 1):
+        key = jax.random.PRNGKey(s)
+        path = seed_file(cache_dir, variant, size, s, run_config) if cache_dir else None
+        if path and os.path.exists(path):
+            runs.append(load_seed(path, jax.eval_shape(run_seed, key)))
+            continue
+        runs.append(jax.device_get(run_seed(key)))
+        if path:
+            os.makedirs(cache_dir, exist_ok=True)
+            save_seed(path, runs[-1])
     stack = lambda *xs: np.stack(xs)
-    states = jax.tree_util.tree_map(stack, *[carry.agent_state for carry, _ in runs])
+    states = jax.tree_util.tree_map(stack, *[state for state, _ in runs])
     metrics = jax.tree_util.tree_map(stack, *[m for _, m in runs])
     return states, metrics
+
+
+def _state_and_metrics(result):
+    carry, metrics = result
+    return carry.agent_state, metrics
 
 
 def unmasked_rollouts(agent_state, size: int, episodes: int, key) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +263,7 @@ def run_study(sizes, total_steps: int, seeds: int, out: str, eval_episodes: int 
         results[str(size)] = {}
         for variant in (v for v in variants if v in TRAINED):
             start = time.perf_counter()
-            state, metrics = train(variant, size, total_steps, seeds, config)
+            state, metrics = train(variant, size, total_steps, seeds, config, cache_dir=os.path.join(out, "seeds"))
             row = summarise_training(metrics, total_steps)
             row["wall_s"] = time.perf_counter() - start
             results[str(size)][variant] = row

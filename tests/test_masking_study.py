@@ -14,6 +14,9 @@ from jaxrl_actions.agents import ppo
 from jaxrl_actions.types import INVALID_ACTION
 
 VARIANTS = ("masking", "masking_removed")
+TINY_CONFIG = ppo.PPOConfig(num_envs=1, rollout_len=64, update_epochs=1, num_minibatches=1, hidden_sizes=(16,),
+                            normalize_obs=True)
+TINY_STEPS = 256
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -28,10 +31,8 @@ def load_study():
 def tiny_study(tmp_path_factory):
     study = load_study()
     out = str(tmp_path_factory.mktemp("masking_study"))
-    config = ppo.PPOConfig(num_envs=1, rollout_len=64, update_epochs=1, num_minibatches=1, hidden_sizes=(16,),
-                           normalize_obs=True)
-    result = study.run_study((4,), 256, seeds=1, out=out, eval_episodes=2, config=config, log=lambda *_: None,
-                             variants=VARIANTS)
+    result = study.run_study((4,), TINY_STEPS, seeds=1, out=out, eval_episodes=2, config=TINY_CONFIG,
+                             log=lambda *_: None, variants=VARIANTS)
     return study, result, out
 
 
@@ -99,6 +100,30 @@ def test_parts_run_apart_merge_into_the_whole_study(tiny_study):
     assert "| masking_removed |" not in study.markdown(alone)
     with pytest.raises(ValueError, match="one budget"):
         study.merge_studies([result, {**result, "env_steps": 1}])
+
+
+def test_a_rerun_reads_finished_seeds_back_and_refuses_damaged_ones(tiny_study, tmp_path):
+    study, result, out = tiny_study
+    cache = os.path.join(out, "seeds")
+    (saved,) = os.listdir(cache)  # the fixture's one seed of its one trained variant
+    assert saved.startswith("masking_4x4_seed1_")
+    states, metrics = study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=cache)  # read, not retrained
+    row = study.summarise_training(metrics, TINY_STEPS)
+    assert row == {k: v for k, v in result["results"]["4"]["masking"].items() if k != "wall_s"}
+    # Another budget is another file: the saved seed is not read for it.
+    other = study.seed_file(cache, "masking", 4, 1, study.variant_config("masking", 4, 2 * TINY_STEPS, TINY_CONFIG))
+    assert os.path.basename(other) != saved
+    damaged = os.path.join(tmp_path, "seeds")
+    os.makedirs(damaged)
+    with open(os.path.join(cache, saved), "rb") as f:
+        head = f.read(100)
+    with open(os.path.join(damaged, saved), "wb") as f:
+        f.write(head)
+    with pytest.raises(ValueError, match="corrupt"):
+        study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=damaged)
+    np.savez(os.path.join(damaged, saved), np.zeros(3))
+    with pytest.raises(ValueError, match="does not match"):
+        study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=damaged)
 
 
 def test_bad_settings_are_rejected(tmp_path):
