@@ -89,6 +89,29 @@ def dense(features: int, init: str = "orthogonal", fan_in: int | None = None, sc
     return nn.Dense(features, kernel_init=orthogonal(scale), name=name)
 
 
+class PatchConv(nn.Module):
+    """A valid-padding, stride-1 convolution over [..., H, W, C] written as image patches
+    times a matrix (im2col). XLA:CPU runs the gradient of `lax.conv` inside a `while` loop
+    (every update of a scanned training loop) about 18x slower than outside one; slices
+    and a matmul have no such slow path (experiments/bench_conv.py). Same parameters as
+    `nn.Conv` (kernel [k, k, C, F], bias [F]) and the same function up to float rounding."""
+
+    features: int
+    kernel_size: int
+    kernel_init: Callable = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        k, channels = self.kernel_size, x.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (k, k, channels, self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        height, width = x.shape[-3] - k + 1, x.shape[-2] - k + 1
+        # patch feature (i * k + j) * C + c, the row order of the kernel reshaped [k * k * C, F]
+        patches = jnp.concatenate([x[..., i:i + height, j:j + width, :] for i in range(k) for j in range(k)],
+                                  axis=-1)
+        return patches @ kernel.reshape(k * k * channels, self.features) + bias
+
+
 class MLP(nn.Module):
     """Flattens the trailing observation axes of `x` ([..., *obs_shape]) and applies
     Dense layers. `output_size=None` returns the last hidden features. `layer_norm` puts a
@@ -114,8 +137,9 @@ class MLP(nn.Module):
         x = jnp.asarray(x, jnp.float32)
         if self.conv_layers and self.obs_ndim != 3:
             raise ValueError(f"conv_layers need [H, W, C] observations (obs_ndim 3), got obs_ndim={self.obs_ndim}")
-        for features, kernel, pool in self.conv_layers:
-            x = nn.Conv(features, (kernel, kernel), padding="VALID", kernel_init=orthogonal())(x)
+        for i, (features, kernel, pool) in enumerate(self.conv_layers):
+            # named as nn.Conv would be, so parameters and their initial values are nn.Conv's
+            x = PatchConv(features, kernel, kernel_init=orthogonal(), name=f"Conv_{i}")(x)
             if pool > 1:
                 x = nn.max_pool(x, (pool, pool), strides=(pool, pool))
             x = nn.relu(x)
