@@ -10,14 +10,15 @@ Two programs, each timed both ways (ahead-of-time compiled, calls interleaved, m
                2048-step rollout, 10 epochs x 8 minibatches, the policy and value CNNs)
 `time_ratio` = PatchConv / nn.Conv. Outside a loop the two are within 2x of each other;
 inside one, XLA:CPU's gradient of `lax.conv` falls far behind. On the 2-core CPU machine,
-shared with two trainings (`docs/bench/conv_in_scan.json`): minibatches 0.43 s against
-7.14 s (ratio 0.060), ppo_update 10.6 s against 139.6 s (0.076).
+shared with two trainings (`docs/bench/conv_in_scan.json`): minibatches 0.42 s against
+6.78 s (ratio 0.063), ppo_update 10.5 s against 137.7 s (0.077).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script from anywhere
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
         runs = {"patch_conv": with_conv(mlp.PatchConv, program), "nn_conv": with_conv(LaxConv, program)}
         sides = {side: bench.Side(0.0, run, lambda _: {}) for side, run in runs.items()}
         times, _ = bench.time_interleaved(sides, args.repeats)
-        medians = {side: sorted(t)[len(t) // 2] for side, t in times.items()}
+        medians = {side: statistics.median(t) for side, t in times.items()}
         results[name] = {"wall_s": medians, "times_s": times, "time_ratio": medians["patch_conv"] / medians["nn_conv"]}
         print(f"{name}: PatchConv {medians['patch_conv']:.3f} s, nn.Conv {medians['nn_conv']:.3f} s, "
               f"ratio {results[name]['time_ratio']:.3f}", flush=True)

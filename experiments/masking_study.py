@@ -170,12 +170,15 @@ def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPO
     trainer = make_trainer(make_env(variant, size), ppo.AGENT, run_config)
     train_fn = fused_train(trainer)
     run_seed = jax.jit(lambda key: _state_and_metrics(train_fn(key)))
+    template = None  # the shapes of one seed's result, traced once when a saved seed is read
     runs = []
     for s in range(1, seeds + 1):
         key = jax.random.PRNGKey(s)
         path = seed_file(cache_dir, variant, size, s, run_config) if cache_dir else None
         if path and os.path.exists(path):
-            runs.append(load_seed(path, jax.eval_shape(run_seed, key)))
+            if template is None:
+                template = jax.eval_shape(run_seed, key)
+            runs.append(load_seed(path, template))
             continue
         runs.append(jax.device_get(run_seed(key)))
         if path:
@@ -278,11 +281,16 @@ def run_study(sizes, total_steps: int, seeds: int, out: str, eval_episodes: int 
                     "env_steps": int(total_steps)}
     study = {"env": "microrts_mining", "sizes": list(sizes), "env_steps": total_steps, "seeds": seeds,
              "variants": list(variants), "results": results,
-             "paper": {s: PAPER[str(s)] for s in map(str, sizes) if s in PAPER}, "paper_source": PAPER_SOURCE,
-             "paper_kl": {s: PAPER_KL[s] for s in map(str, sizes) if s in PAPER_KL},
+             **paper_entries(sizes), "paper_source": PAPER_SOURCE,
              "machine": f"{jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores"}
     write_outputs(study, out)
     return study
+
+
+def paper_entries(sizes) -> dict:
+    """The study's "paper" (return / solve) and "paper_kl" entries for these map sizes."""
+    keys = [str(s) for s in sizes]
+    return {"paper": {s: PAPER[s] for s in keys if s in PAPER}, "paper_kl": {s: PAPER_KL[s] for s in keys if s in PAPER_KL}}
 
 
 def merge_studies(studies: list[dict]) -> dict:
@@ -297,8 +305,7 @@ def merge_studies(studies: list[dict]) -> dict:
     sizes = sorted(int(s) for s in results)
     variants = [v for v in VARIANTS if any(v in rows for rows in results.values())]
     return {**studies[0], "sizes": sizes, "variants": variants, "results": results,
-            "paper": {str(s): PAPER[str(s)] for s in sizes if str(s) in PAPER},
-            "paper_kl": {str(s): PAPER_KL[str(s)] for s in sizes if str(s) in PAPER_KL}}
+            **paper_entries(sizes)}
 
 
 def _paper_cell(study: dict, size: str, variant: str) -> str:
@@ -325,11 +332,11 @@ def kl_markdown(study: dict) -> str:
     head = "| variant | " + " | ".join(f"{s}x{s} ours: KL (x masking) | {s}x{s} paper: KL (x masking)"
                                       for s in sizes) + " |"
     rows = [head, "|---|" + "---|---|" * len(sizes)]
+    ours = {s: {name: r["kl_mean"] for name, r in study["results"][s].items() if "kl_mean" in r} for s in sizes}
     for v in (v for v in study["variants"] if v in TRAINED):
         cells = []
         for s in sizes:
-            ours = {name: r["kl_mean"] for name, r in study["results"][s].items() if "kl_mean" in r}
-            cells += [_kl_cell(ours, v), _kl_cell(paper_kl.get(s, {}), v)]
+            cells += [_kl_cell(ours[s], v), _kl_cell(paper_kl.get(s, {}), v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
     return ("KL: the mean over training of each update's approximate KL between the rollout policy and the "
             "updated one (ours: mean(exp(r) - 1 - r) of the joint action over every minibatch; the paper's: "

@@ -92,7 +92,7 @@ def dense(features: int, init: str = "orthogonal", fan_in: int | None = None, sc
 class PatchConv(nn.Module):
     """A valid-padding, stride-1 convolution over [..., H, W, C] written as image patches
     times a matrix (im2col). XLA:CPU runs the gradient of `lax.conv` inside a `while` loop
-    (every update of a scanned training loop) about 18x slower than outside one; slices
+    (every update of a scanned training loop) 13-24x slower than outside one; slices
     and a matmul have no such slow path (experiments/bench_conv.py). Same parameters as
     `nn.Conv` (kernel [k, k, C, F], bias [F]) and the same function up to float rounding."""
 
