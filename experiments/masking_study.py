@@ -25,7 +25,8 @@ advantages normalised per minibatch (theirs: per batch); the 200-step limit is a
 Metrics (their plots/analysis.py): return = the episode return of the last update (about
 10 episodes) averaged over seeds; time to solve = the first env step at which an update's
 mean episode return reaches 40, as a share of the budget (100% if never); invalid = invalid
-source units per env step; KL = PPO's approximate KL per update, averaged over training, next
+source units per env step; KL = PPO's approximate KL per update (k1: mean(old - new log-prob) of
+the joint action, the authors' estimator family), averaged over training, next
 to the paper's KL plots as numbers (PAPER_KL). Writes DIR/masking_study.json, .md (table with the paper's
 numbers) and .png (curves).
 
@@ -98,8 +99,9 @@ PAPER = {
 # The paper's KL plots (losses/approx_kl): the mean over training of each run's logged value,
 # averaged over the 4 seeds, recomputed from plots/losses_approx_kl/data/*.pkl of the same
 # repository. Their estimator is mean(old - new log-prob) per action component on the last
-# minibatch of each update; ours (PPO's `approx_kl`) is mean(exp(r) - 1 - r) of the joint
-# action over every minibatch, so compare each variant's ratio to masking, not the values.
+# minibatch of each update; ours (PPO's `approx_kl_k1`) is the same mean(old - new) of the
+# joint action (a sum over components) over every minibatch, so compare each variant's ratio
+# to masking, not the values. PPO's `approx_kl` (mean(exp(r) - 1 - r)) is kept as kl_k3_*.
 PAPER_KL = {
     "4": {"masking": 0.0055, "naive_masking": 0.1151, "penalty_0": 0.0068, "penalty_-0.01": 0.0069,
           "penalty_-0.1": 0.0062, "penalty_-1": 0.0036},
@@ -239,7 +241,8 @@ def summarise_training(metrics: dict, total_steps: int) -> dict:
     final = returns[:, -1]
     invalid = np.asarray(metrics["invalid_actions"])[:, -1] / float(steps[-1])
     solve = [time_to_solve(steps, r, total_steps) for r in returns]
-    kl = np.asarray(metrics[LEARN_PREFIX + "approx_kl"])  # [seeds, updates]
+    kl = np.asarray(metrics[LEARN_PREFIX + "approx_kl_k1"])  # [seeds, updates]; the authors' estimator
+    kl_k3 = np.asarray(metrics[LEARN_PREFIX + "approx_kl"])
     every = max(1, returns.shape[1] // 60)
     return {
         "return_mean": float(final.mean()), "return_std": float(final.std()), "return_per_seed": final.tolist(),
@@ -247,6 +250,7 @@ def summarise_training(metrics: dict, total_steps: int) -> dict:
         "invalid_rate": float(invalid.mean()),
         "curve_steps": steps[::every].tolist(), "curve_return": returns.mean(axis=0)[::every].tolist(),
         "kl_mean": float(kl.mean()), "kl_per_seed": kl.mean(axis=1).tolist(), "curve_kl": kl.mean(axis=0)[::every].tolist(),
+        "kl_k3_mean": float(kl_k3.mean()), "kl_k3_per_seed": kl_k3.mean(axis=1).tolist(),
         "env_steps": int(steps[-1]),
     }
 
@@ -339,7 +343,7 @@ def kl_markdown(study: dict) -> str:
             cells += [_kl_cell(ours[s], v), _kl_cell(paper_kl.get(s, {}), v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
     return ("KL: the mean over training of each update's approximate KL between the rollout policy and the "
-            "updated one (ours: mean(exp(r) - 1 - r) of the joint action over every minibatch; the paper's: "
+            "updated one (ours: mean(old - new log-prob) of the joint action over every minibatch; the paper's: "
             "mean(old - new log-prob) per component on the last minibatch), averaged over seeds.\n\n"
             + "\n".join(rows) + "\n")
 

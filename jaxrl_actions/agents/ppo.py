@@ -268,7 +268,10 @@ def loss(params: PPOParams, state: PPOState, batch: PPOBatch):
     log_ratio = log_prob - batch.old_log_prob
     metrics = {
         "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+        # Two estimators of KL(old || new) from the sampled actions (Schulman's k3 and k1; CleanRL
+        # logs both): k3 is never negative but explodes where new >> old; k1 is unbiased, noisier.
         "approx_kl": jnp.mean(jnp.exp(log_ratio) - 1.0 - log_ratio),
+        "approx_kl_k1": jnp.mean(-log_ratio),
         "clip_fraction": jnp.mean(jnp.abs(jnp.exp(log_ratio) - 1.0) > config.clip_eps),
     }
     return total, metrics
