@@ -21,7 +21,8 @@ are then evaluated on `--episodes` episodes: `final_cost` with the authors' eval
 (`get_action(training=False)`: proxy still sampled, search without random moves) and
 `greedy_cost` with the actor's mean proxy. Variants of a learner are named
 `<learner>+<option>...` with options from `OPTIONS` (`rs`: rewards x 1e-3, `sa10`: ten
-annealing iterations, `std03`: proxy std 0.3); none is the paper's setting.
+annealing iterations, `std03`: proxy std 0.3; `obs23` and `std05`: the feature scaling and
+proxy std of the authors' May-2023 code); none is the published parser's setting.
 
 Writes DIR/dnc_inventory.json ({"M": {m: {"agents": {name: {"final_cost_mean",
 "final_cost_per_seed", ...}}}}}), DIR/dnc_inventory.md (the table) and DIR/dnc_inventory.png
@@ -66,6 +67,12 @@ OPTIONS: dict[str, dict] = {
     "rs": {"reward_scale": REWARD_SCALE},  # rewards scaled by 1e-3
     "sa10": {"search_steps": 10},  # ten annealing iterations instead of one
     "std03": {"gauss_std": 0.3},  # proxy std 0.3 instead of 1
+    # The authors' May-2023 code (commits 2e49175..6c9a2fb, before 40dbffb): the env divided the
+    # inventory by 106 and Basis.preprocess normalised it again as (x + 40) / 106, so every
+    # feature sat in [0.374, 0.383] and the policy was in effect one constant level per item;
+    # (obs / 106 + 40) / 106 = (obs + 4240) / 11236, i.e. the bounds below.
+    "obs23": {"obs_low": -40.0 * 106.0, "obs_high": -40.0 * 106.0 + 106.0 * 106.0},
+    "std05": {"gauss_std": 0.5},  # --gauss_variance 0.5 of the same commits
 }
 BASELINES = ("random", "sS_paper", "sS_tuned")
 
@@ -90,12 +97,12 @@ def learner_config(name: str, steps: int):
     `name` may carry `+option` suffixes from OPTIONS."""
     base, *options = name.split("+")
     _, config_cls = LEARNERS[base]
-    overrides: dict[str, Any] = {}
+    fields: dict[str, Any] = {"total_steps": steps, "num_envs": 1, "obs_low": OBS_LOW, "obs_high": OBS_HIGH}
     for option in options:
         if option not in OPTIONS:
             raise SystemExit(f"unknown option {option!r} in {name!r}; known: {sorted(OPTIONS)}")
-        overrides.update(OPTIONS[option])
-    return config_cls(total_steps=steps, num_envs=1, obs_low=OBS_LOW, obs_high=OBS_HIGH, **overrides)
+        fields.update(OPTIONS[option])
+    return config_cls(**fields)
 
 
 def learner_agent(name: str) -> Agent:
