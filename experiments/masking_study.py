@@ -17,7 +17,8 @@ minibatches of 256, 10 epochs, Adam lr 3e-4 annealed, gamma 0.99, lambda 0.97, c
 clipped value loss, gradient norm 0.5, observation normalisation, separate policy and value
 CNNs per map size (the masked scripts' networks). Differences, kept deliberately: our PPO
 uses one Adam for both networks with a joint gradient clip and vf_coef 0.5 (theirs: one Adam
-and clip per network); the ratio is of the joint action (theirs: one ratio per component);
+and clip per network); the ratio is of the joint action (theirs: one ratio per component,
+`--ratio-per-component`; the tables in docs/results.md used the joint ratio);
 no entropy term (their coded term adds +0.01 x a sample estimate of the entropy, a penalty);
 advantages normalised per minibatch (theirs: per batch); the 200-step limit is a truncation
 (theirs: terminal); orthogonal init (theirs: PyTorch's default).
@@ -284,11 +285,15 @@ def run_study(sizes, total_steps: int, seeds: int, out: str, eval_episodes: int 
                     "return_per_seed": per_seed.tolist(), "invalid_rate": float(rate.mean()),
                     "env_steps": int(total_steps)}
     study = {"env": "microrts_mining", "sizes": list(sizes), "env_steps": total_steps, "seeds": seeds,
-             "variants": list(variants), "results": results,
+             "variants": list(variants), "results": results, "ratio": ratio_name(config),
              **paper_entries(sizes), "paper_source": PAPER_SOURCE,
              "machine": f"{jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores"}
     write_outputs(study, out)
     return study
+
+
+def ratio_name(config: ppo.PPOConfig) -> str:
+    return "per_component" if config.ratio_per_component else "joint"
 
 
 def paper_entries(sizes) -> dict:
@@ -299,9 +304,10 @@ def paper_entries(sizes) -> dict:
 
 def merge_studies(studies: list[dict]) -> dict:
     """One study from parts run separately (e.g. one variant per process) at the same budget."""
-    budgets = {(st["env_steps"], st["seeds"]) for st in studies}
+    budgets = {(st["env_steps"], st["seeds"], st.get("ratio", "joint")) for st in studies}
     if len(budgets) != 1:
-        raise ValueError(f"can only merge studies of one budget, got (env_steps, seeds) = {sorted(budgets)}")
+        raise ValueError(f"can only merge studies of one budget and PPO ratio, got (env_steps, seeds, ratio) = "
+                         f"{sorted(budgets)}")
     results: dict = {}
     for st in studies:
         for size, rows in st["results"].items():
@@ -365,7 +371,8 @@ def markdown(study: dict) -> str:
             cells += [f"{r['return_mean']:.2f} ± {r['return_std']:.2f}{solve} / {r['invalid_rate']:.3f}",
                       _paper_cell(study, s, v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
-    return (f"Env steps per run: {study['env_steps']:,}; seeds: {study['seeds']}; machine: {study['machine']}.\n"
+    return (f"Env steps per run: {study['env_steps']:,}; seeds: {study['seeds']}; PPO ratio: "
+            f"{study.get('ratio', 'joint')}; machine: {study['machine']}.\n"
             f"Return: the last update's mean episode return (about 10 episodes), mean ± std over seeds; solve: share "
             f"of the budget before an update's mean return reached {SOLVED_RETURN:g} (100%: never); invalid: invalid "
             f"source units per env step. Paper: {study['paper_source']}.\n\n" + "\n".join([head, rule] + rows) + "\n\n"
@@ -420,6 +427,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--out", default="runs/masking_study")
     parser.add_argument("--merge", nargs="+", metavar="DIR", help="write one study from these studies' JSON files")
+    parser.add_argument("--ratio-per-component", action="store_true",
+                        help="PPO's ratio per action component, as the authors' scripts (default: of the joint action)")
     args = parser.parse_args(argv)
     if args.merge:
         parts = []
@@ -434,7 +443,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"--sizes: MicrortsMining maps are {sorted(CONV)}, got {s}")
     steps = args.steps or (QUICK_STEPS if args.quick else PAPER_STEPS)
     seeds = args.seeds or (2 if args.quick else PAPER_SEEDS)
-    run_study(sizes, steps, seeds, args.out, variants=tuple(args.variants))
+    config = dataclasses.replace(CONFIG, ratio_per_component=args.ratio_per_component)
+    run_study(sizes, steps, seeds, args.out, config=config, variants=tuple(args.variants))
     print(f"wrote {args.out}/masking_study.{{json,md,png}}")
     return 0
 

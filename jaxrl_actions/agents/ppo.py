@@ -31,7 +31,7 @@ from jaxrl_actions.losses import clipped_value_loss, gae_advantages, normalize, 
 from jaxrl_actions.networks.attention import PointerActor, SetCritic
 from jaxrl_actions.networks.heads import BOX_DISTRIBUTIONS, PolicyHead, distribution
 from jaxrl_actions.networks.mlp import MLP
-from jaxrl_actions.spaces import Discrete, Space
+from jaxrl_actions.spaces import Discrete, MultiDiscrete, Space
 from jaxrl_actions.training.config import OnPolicyConfig
 
 
@@ -64,6 +64,10 @@ class PPOConfig(OnPolicyConfig):
     # Box actions: "tanh_gaussian" squashes into the (low, high) mask; "truncated_normal" is
     # the distributional mask of Stolz et al. 2024 (networks.heads.TruncatedNormal).
     box_distribution: str = struct.field(pytree_node=False, default="tanh_gaussian")
+    # MultiDiscrete only: one clipped ratio per action component and the surrogate averaged
+    # over components (vwxyzjn/invalid-action-masking, ppo_*.py), instead of one ratio of the
+    # joint action; the rollout then keeps a log-probability per component.
+    ratio_per_component: bool = struct.field(pytree_node=False, default=False)
     # hyper-parameters (pytree leaves): vmap sweeps them
     lr: float = 2.5e-4
     gamma: float = 0.99
@@ -188,6 +192,9 @@ def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
 
 def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     check_config(config)
+    if config.ratio_per_component and not isinstance(spec.action_space, MultiDiscrete):
+        raise ValueError(f"PPOConfig.ratio_per_component=True needs a MultiDiscrete action space; "
+                         f"got {spec.action_space!r}")
     obs_shape = spec.obs_space.shape
     obs_ndim = max(1, len(obs_shape))
     conv = tuple(tuple(layer) for layer in config.conv_layers)
@@ -241,7 +248,12 @@ def policy_step(state: PPOState, obs, mask, key) -> PolicyOutput:
     obs = _obs(state, obs)
     dist = _dist(state, state.params, obs, mask)
     raw = dist.sample(key)
-    return PolicyOutput(dist.to_action(raw), raw, dist.log_prob(raw), _value(state, state.params, obs))
+    return PolicyOutput(dist.to_action(raw), raw, _log_prob(state.config, dist, raw), _value(state, state.params, obs))
+
+
+def _log_prob(config: PPOConfig, dist, raw):
+    """The log-probability the ratio uses: of the joint action, or float32[C] per component."""
+    return dist.component_log_probs(raw) if config.ratio_per_component else dist.log_prob(raw)
 
 
 def value(state: PPOState, obs):
@@ -254,11 +266,13 @@ def loss(params: PPOParams, state: PPOState, batch: PPOBatch):
 
     def per_sample(o, r, m):
         dist = _dist(state, params, o, m)
-        return dist.log_prob(r), dist.entropy(), _value(state, params, o)
+        return _log_prob(config, dist, r), dist.entropy(), _value(state, params, o)
 
     log_prob, entropy, values = jax.vmap(per_sample)(batch.obs, batch.raw_action, batch.action_mask)
     advantages = normalize(batch.advantages) if config.normalize_advantages else batch.advantages
-    policy_loss = ppo_policy_loss(log_prob, batch.old_log_prob, advantages, config.clip_eps)
+    if config.ratio_per_component:  # [N, C]: each component its own clipped term, all averaged
+        advantages = jnp.broadcast_to(advantages[:, None], log_prob.shape).reshape(-1)
+    policy_loss = ppo_policy_loss(log_prob.reshape(-1), batch.old_log_prob.reshape(-1), advantages, config.clip_eps)
     if config.clip_value:
         value_loss = clipped_value_loss(values, batch.old_value, batch.targets, config.clip_eps)
     else:

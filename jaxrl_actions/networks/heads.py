@@ -87,6 +87,10 @@ class Factorised:
     def log_prob(self, raw):
         return sum(p.log_prob(raw[i]) for i, p in enumerate(self.parts))
 
+    def component_log_probs(self, raw):
+        """float32[C]: each dimension's log-probability (their sum is `log_prob`)."""
+        return jnp.stack([p.log_prob(raw[i]) for i, p in enumerate(self.parts)])
+
     def entropy(self):
         return sum(p.entropy() for p in self.parts)
 
