@@ -17,17 +17,18 @@ minibatches of 256, 10 epochs, Adam lr 3e-4 annealed, gamma 0.99, lambda 0.97, c
 clipped value loss, gradient norm 0.5, observation normalisation, separate policy and value
 CNNs per map size (the masked scripts' networks). Differences, kept deliberately: our PPO
 uses one Adam for both networks with a joint gradient clip and vf_coef 0.5 (theirs: one Adam
-and clip per network); the ratio is of the joint action (theirs: one ratio per component,
-`--ratio-per-component`; the tables in docs/results.md used the joint ratio);
-no entropy term (their coded term adds +0.01 x a sample estimate of the entropy, a penalty);
+and clip per network); no entropy term (their coded term adds +0.01 x a sample estimate of the entropy, a penalty);
 advantages normalised per minibatch (theirs: per batch); the 200-step limit is a truncation
-(theirs: terminal); orthogonal init (theirs: PyTorch's default).
+(theirs: terminal); orthogonal init (theirs: PyTorch's default). As theirs, the ratio is one
+per action component, each clipped and the surrogate averaged over components; `--joint-ratio`
+uses one ratio of the joint action instead (the study's default before the 10x10 runs: the
+4x4 table and the 10x10 masking and naive rows in docs/results.md used it).
 
 Metrics (their plots/analysis.py): return = the episode return of the last update (about
 10 episodes) averaged over seeds; time to solve = the first env step at which an update's
 mean episode return reaches 40, as a share of the budget (100% if never); invalid = invalid
-source units per env step; KL = PPO's approximate KL per update (k1: mean(old - new log-prob) of
-the joint action, the authors' estimator family), averaged over training, next
+source units per env step; KL = PPO's approximate KL per update (k1: mean(old - new log-prob),
+the authors' estimator), averaged over training, next
 to the paper's KL plots as numbers (PAPER_KL). Writes DIR/masking_study.json, .md (table with the paper's
 numbers) and .png (curves).
 
@@ -78,6 +79,7 @@ CONFIG = ppo.PPOConfig(
     num_minibatches=8, update_epochs=10,  # minibatch 256, 10 epochs
     hidden_sizes=(128,), activation="relu", lr=3e-4, anneal_lr=True, gamma=0.99, gae_lambda=0.97,
     clip_eps=0.2, clip_value=True, max_grad_norm=0.5, normalize_obs=True, ent_coef=0.0,
+    ratio_per_component=True,  # ppo_*.py: ratio = (newlogproba - logprobs).exp() over [components, batch]
 )
 
 # Recomputed by our research from the authors' logged runs (the repository's cached wandb
@@ -100,9 +102,9 @@ PAPER = {
 # The paper's KL plots (losses/approx_kl): the mean over training of each run's logged value,
 # averaged over the 4 seeds, recomputed from plots/losses_approx_kl/data/*.pkl of the same
 # repository. Their estimator is mean(old - new log-prob) per action component on the last
-# minibatch of each update; ours (PPO's `approx_kl_k1`) is the same mean(old - new) of the
-# joint action (a sum over components) over every minibatch, so compare each variant's ratio
-# to masking, not the values. PPO's `approx_kl` (mean(exp(r) - 1 - r)) is kept as kl_k3_*.
+# minibatch of each update; ours (PPO's `approx_kl_k1`) is the same mean(old - new), per
+# component (or of the joint action under --joint-ratio) over every minibatch, so compare
+# each variant's ratio to masking, not the values. PPO's `approx_kl` (mean(exp(r) - 1 - r)) is kept as kl_k3_*.
 PAPER_KL = {
     "4": {"masking": 0.0055, "naive_masking": 0.1151, "penalty_0": 0.0068, "penalty_-0.01": 0.0069,
           "penalty_-0.1": 0.0062, "penalty_-1": 0.0036},
@@ -348,8 +350,9 @@ def kl_markdown(study: dict) -> str:
         for s in sizes:
             cells += [_kl_cell(ours[s], v), _kl_cell(paper_kl.get(s, {}), v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
+    estimator = "per component" if study.get("ratio", "joint") == "per_component" else "of the joint action"
     return ("KL: the mean over training of each update's approximate KL between the rollout policy and the "
-            "updated one (ours: mean(old - new log-prob) of the joint action over every minibatch; the paper's: "
+            f"updated one (ours: mean(old - new log-prob) {estimator} over every minibatch; the paper's: "
             "mean(old - new log-prob) per component on the last minibatch), averaged over seeds.\n\n"
             + "\n".join(rows) + "\n")
 
@@ -427,8 +430,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--out", default="runs/masking_study")
     parser.add_argument("--merge", nargs="+", metavar="DIR", help="write one study from these studies' JSON files")
-    parser.add_argument("--ratio-per-component", action="store_true",
-                        help="PPO's ratio per action component, as the authors' scripts (default: of the joint action)")
+    parser.add_argument("--joint-ratio", action="store_true",
+                        help="PPO's ratio of the joint action (default: one per action component, as the authors' scripts)")
     args = parser.parse_args(argv)
     if args.merge:
         parts = []
@@ -443,7 +446,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"--sizes: MicrortsMining maps are {sorted(CONV)}, got {s}")
     steps = args.steps or (QUICK_STEPS if args.quick else PAPER_STEPS)
     seeds = args.seeds or (2 if args.quick else PAPER_SEEDS)
-    config = dataclasses.replace(CONFIG, ratio_per_component=args.ratio_per_component)
+    config = dataclasses.replace(CONFIG, ratio_per_component=not args.joint_ratio)
     run_study(sizes, steps, seeds, args.out, config=config, variants=tuple(args.variants))
     print(f"wrote {args.out}/masking_study.{{json,md,png}}")
     return 0
