@@ -17,8 +17,8 @@ minibatches of 256, 10 epochs, Adam lr 3e-4 annealed, gamma 0.99, lambda 0.97, c
 clipped value loss, gradient norm 0.5, observation normalisation, separate policy and value
 CNNs per map size (the masked scripts' networks). Differences, kept deliberately: our PPO
 uses one Adam for both networks with a joint gradient clip and vf_coef 0.5 (theirs: one Adam
-and clip per network); no entropy term (their coded term adds +0.01 x a sample estimate of the entropy, a penalty);
-advantages normalised per minibatch (theirs: per batch); the 200-step limit is a truncation
+and clip per network); no entropy term (their coded term adds +0.01 x a sample estimate of
+the entropy, a penalty); advantages normalised per minibatch (theirs: per batch); the 200-step limit is a truncation
 (theirs: terminal); orthogonal init (theirs: PyTorch's default). As theirs, the ratio is one
 per action component, each clipped and the surrogate averaged over components; `--joint-ratio`
 uses one ratio of the joint action instead (the study's default before the 10x10 runs: the
@@ -104,7 +104,8 @@ PAPER = {
 # repository. Their estimator is mean(old - new log-prob) per action component on the last
 # minibatch of each update; ours (PPO's `approx_kl_k1`) is the same mean(old - new), per
 # component (or of the joint action under --joint-ratio) over every minibatch, so compare
-# each variant's ratio to masking, not the values. PPO's `approx_kl` (mean(exp(r) - 1 - r)) is kept as kl_k3_*.
+# each variant's ratio to masking, not the values. PPO's `approx_kl` (mean(exp(r) - 1 - r))
+# is kept as kl_k3_*.
 PAPER_KL = {
     "4": {"masking": 0.0055, "naive_masking": 0.1151, "penalty_0": 0.0068, "penalty_-0.01": 0.0069,
           "penalty_-0.1": 0.0062, "penalty_-1": 0.0036},
