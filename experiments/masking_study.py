@@ -18,11 +18,12 @@ clipped value loss, gradient norm 0.5, observation normalisation, separate polic
 CNNs per map size (the masked scripts' networks). Differences, kept deliberately: our PPO
 uses one Adam for both networks with a joint gradient clip and vf_coef 0.5 (theirs: one Adam
 and clip per network); no entropy term (their coded term adds +0.01 x a sample estimate of
-the entropy, a penalty); advantages normalised per minibatch (theirs: per batch); the 200-step limit is a truncation
-(theirs: terminal); orthogonal init (theirs: PyTorch's default). As theirs, the ratio is one
-per action component, each clipped and the surrogate averaged over components; `--joint-ratio`
-uses one ratio of the joint action instead (the study's default before the 10x10 runs: the
-4x4 table and the 10x10 masking and naive rows in docs/results.md used it).
+the entropy, a penalty); advantages normalised per minibatch (theirs: per batch); the
+200-step limit is a truncation (theirs: terminal); orthogonal init (theirs: PyTorch's
+default). As theirs, the ratio is one per action component, each clipped and the surrogate
+averaged over components; `--joint-ratio` uses one ratio of the joint action instead (the
+study's default before the 10x10 runs: the first 4x4 table and the 10x10 masking and naive
+rows in docs/results.md used it).
 
 Metrics (their plots/analysis.py): return = the episode return of the last update (about
 10 episodes) averaged over seeds; time to solve = the first env step at which an update's
