@@ -300,6 +300,11 @@ def ratio_name(config: ppo.PPOConfig) -> str:
     return "per_component" if config.ratio_per_component else "joint"
 
 
+def study_ratio(study: dict) -> str:
+    """The PPO ratio a study ran with; studies written before the option used the joint one."""
+    return study.get("ratio", "joint")
+
+
 def paper_entries(sizes) -> dict:
     """The study's "paper" (return / solve) and "paper_kl" entries for these map sizes."""
     keys = [str(s) for s in sizes]
@@ -308,7 +313,7 @@ def paper_entries(sizes) -> dict:
 
 def merge_studies(studies: list[dict]) -> dict:
     """One study from parts run separately (e.g. one variant per process) at the same budget."""
-    budgets = {(st["env_steps"], st["seeds"], st.get("ratio", "joint")) for st in studies}
+    budgets = {(st["env_steps"], st["seeds"], study_ratio(st)) for st in studies}
     if len(budgets) != 1:
         raise ValueError(f"can only merge studies of one budget and PPO ratio, got (env_steps, seeds, ratio) = "
                          f"{sorted(budgets)}")
@@ -352,7 +357,7 @@ def kl_markdown(study: dict) -> str:
         for s in sizes:
             cells += [_kl_cell(ours[s], v), _kl_cell(paper_kl.get(s, {}), v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
-    estimator = "per component" if study.get("ratio", "joint") == "per_component" else "of the joint action"
+    estimator = "per component" if study_ratio(study) == "per_component" else "of the joint action"
     return ("KL: the mean over training of each update's approximate KL between the rollout policy and the "
             f"updated one (ours: mean(old - new log-prob) {estimator} over every minibatch; the paper's: "
             "mean(old - new log-prob) per component on the last minibatch), averaged over seeds.\n\n"
@@ -377,7 +382,7 @@ def markdown(study: dict) -> str:
                       _paper_cell(study, s, v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
     return (f"Env steps per run: {study['env_steps']:,}; seeds: {study['seeds']}; PPO ratio: "
-            f"{study.get('ratio', 'joint')}; machine: {study['machine']}.\n"
+            f"{study_ratio(study)}; machine: {study['machine']}.\n"
             f"Return: the last update's mean episode return (about 10 episodes), mean ± std over seeds; solve: share "
             f"of the budget before an update's mean return reached {SOLVED_RETURN:g} (100%: never); invalid: invalid "
             f"source units per env step. Paper: {study['paper_source']}.\n\n" + "\n".join([head, rule] + rows) + "\n\n"
