@@ -39,7 +39,7 @@ from jaxrl_actions.types import host_value
 class PolicyOutput(NamedTuple):
     action: Any  # what the env receives (in the agent's action space)
     raw_action: Any  # what the policy distribution sampled and scores (pre-squash for Box)
-    log_prob: jax.Array
+    log_prob: jax.Array  # of the joint action; float32[C] per component under PPO's ratio_per_component
     value: jax.Array
 
 
