@@ -122,3 +122,48 @@ def test_ratio_per_component_clips_each_component_and_averages_them():
     np.testing.assert_allclose(metrics["approx_kl_k1"], np.mean(np.asarray(shift)), rtol=1e-4)
     with pytest.raises(ValueError, match="ratio_per_component=True needs a MultiDiscrete"):
         ppo.init(jax.random.key(0), envs.make("cartpole").spec, config)
+
+
+def _mining_batch(config, N=6):
+    """A PPO state on mining_grid 4x4 and a minibatch of N sampled actions at its first state."""
+    env = envs.make("mining_grid", size=4)
+    state = ppo.init(jax.random.key(0), env.spec, config)
+    _, ts = env.reset(jax.random.key(1))
+    out = jax.vmap(lambda k: ppo.policy_step(state, ts.obs, ts.action_mask, k))(jax.random.split(jax.random.key(2), N))
+    obs = jnp.broadcast_to(ts.obs, (N,) + ts.obs.shape)
+    masks = jax.tree.map(lambda m: jnp.broadcast_to(m, (N,) + m.shape), ts.action_mask)
+    advantages = jnp.linspace(-2.0, 3.0, N)
+    return state, ppo.PPOBatch(obs, out.raw_action, masks, out.log_prob - 0.1, out.value, advantages, out.value + 1.0)
+
+
+def test_sampled_entropy_penalty_adds_the_scripts_term_and_exact_subtracts_the_entropy():
+    """entropy_term='sampled_penalty' adds ent_coef x mean(-p log p) of the batch's actions per
+    component (the masking scripts' term); 'exact' subtracts ent_coef x the entropy."""
+    config = ppo.PPOConfig(hidden_sizes=(8,), ratio_per_component=True, ent_coef=0.0)
+    state, batch = _mining_batch(config)
+    total_without, metrics = ppo.loss(state.params, state, batch)
+    log_p = np.asarray(batch.old_log_prob) + 0.1  # the current policy's per-component log-probs
+    expected_term = 0.01 * np.mean(-np.exp(log_p) * log_p)
+    assert expected_term > 1e-4
+    with_penalty = state.replace(config=config.replace(ent_coef=0.01, entropy_term="sampled_penalty"))
+    np.testing.assert_allclose(ppo.loss(state.params, with_penalty, batch)[0] - total_without, expected_term, rtol=1e-4)
+    with_bonus = state.replace(config=config.replace(ent_coef=0.01))
+    np.testing.assert_allclose(ppo.loss(state.params, with_bonus, batch)[0] - total_without,
+                               -0.01 * metrics["entropy"], rtol=1e-4)
+    with pytest.raises(ValueError, match="entropy_term='bonus'"):
+        ppo.init(jax.random.key(0), envs.make("cartpole").spec, ppo.PPOConfig(entropy_term="bonus"))
+
+
+def test_separate_optimizers_keep_the_policy_step_independent_of_the_value_gradient():
+    """With one clip over both networks a large value gradient shrinks the actor's step; with
+    one Adam and clip per network (the masking scripts) the actor's step does not change."""
+    def actor_step(separate: bool, vf_coef: float):
+        config = ppo.PPOConfig(hidden_sizes=(8,), separate_optimizers=separate, vf_coef=vf_coef, anneal_lr=False)
+        state, batch = _mining_batch(config)
+        state = state.replace(opt_state=ppo.make_optimizer(config).init(state.params))
+        grads, _ = jax.grad(ppo.loss, has_aux=True)(state.params, state, batch)
+        updates, _ = ppo.make_optimizer(config).update(grads, state.opt_state, state.params)
+        return np.concatenate([np.ravel(x) for x in jax.tree.leaves(updates.actor)])
+
+    np.testing.assert_allclose(actor_step(True, 1.0), actor_step(True, 1000.0), rtol=1e-6, atol=1e-10)
+    assert not np.allclose(actor_step(False, 1.0), actor_step(False, 1000.0), rtol=1e-3)

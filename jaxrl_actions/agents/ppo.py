@@ -68,6 +68,15 @@ class PPOConfig(OnPolicyConfig):
     # over components (vwxyzjn/invalid-action-masking, ppo_*.py), instead of one ratio of the
     # joint action; the rollout then keeps a log-probability per component.
     ratio_per_component: bool = struct.field(pytree_node=False, default=False)
+    # The loss's entropy term. "exact": minus ent_coef x the policy's entropy (a bonus that
+    # spreads the policy). "sampled_penalty": plus ent_coef x mean(-p(a) log p(a)) over the
+    # minibatch's actions (per component under ratio_per_component), the term coded in
+    # vwxyzjn/invalid-action-masking ppo_*.py; it sharpens the policy instead.
+    entropy_term: str = struct.field(pytree_node=False, default="exact")
+    # One Adam and one gradient-norm clip per network (actor, critic), as scripts with a
+    # policy and a value optimizer (vwxyzjn/invalid-action-masking ppo_*.py); default: one
+    # Adam and one clip over both, so large value gradients shrink the policy step.
+    separate_optimizers: bool = struct.field(pytree_node=False, default=False)
     # hyper-parameters (pytree leaves): vmap sweeps them
     lr: float = 2.5e-4
     gamma: float = 0.99
@@ -111,6 +120,8 @@ def check_config(config: PPOConfig) -> None:
             f"PPOConfig.unroll_len={config.unroll_len} must be 0 or divide rollout_len={config.rollout_len}")
     if config.update_epochs < 1:
         raise ValueError(f"PPOConfig.update_epochs={config.update_epochs} must be >= 1")
+    if config.entropy_term not in ENTROPY_TERMS:
+        raise ValueError(f"PPOConfig.entropy_term={config.entropy_term!r}; expected one of {ENTROPY_TERMS}")
     if config.box_distribution not in BOX_DISTRIBUTIONS:
         raise ValueError(f"PPOConfig.box_distribution={config.box_distribution!r}; expected one of {BOX_DISTRIBUTIONS}")
     if config.torso not in TORSOS:
@@ -123,6 +134,7 @@ def check_config(config: PPOConfig) -> None:
 
 
 TORSOS = ("mlp", "set")
+ENTROPY_TERMS = ("exact", "sampled_penalty")
 
 
 def check_set_spec(spec: EnvSpec) -> None:
@@ -182,12 +194,17 @@ class Actor(nn.Module):
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
-    """Adam with global-norm clipping; the (possibly traced) lr anneals linearly to 0."""
+    """Adam with global-norm clipping, over both networks or one per network
+    (separate_optimizers); the (possibly traced) lr anneals linearly to 0."""
     if config.anneal_lr:
         lr = lambda count: config.lr * (1.0 - count / config.total_gradient_steps)
     else:
         lr = config.lr
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+    clipped_adam = lambda: optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+    if not config.separate_optimizers:
+        return clipped_adam()
+    return optax.multi_transform({"actor": clipped_adam(), "critic": clipped_adam()},
+                                 PPOParams(actor="actor", critic="critic"))
 
 
 def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
@@ -278,7 +295,11 @@ def loss(params: PPOParams, state: PPOState, batch: PPOBatch):
     else:
         value_loss = 0.5 * jnp.mean(jnp.square(values - batch.targets))
     entropy = entropy.mean()
-    total = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    if config.entropy_term == "sampled_penalty":
+        entropy_loss = config.ent_coef * jnp.mean(-jnp.exp(log_prob) * log_prob)
+    else:
+        entropy_loss = -config.ent_coef * entropy
+    total = policy_loss + config.vf_coef * value_loss + entropy_loss
     log_ratio = log_prob - batch.old_log_prob
     metrics = {
         "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
