@@ -15,15 +15,16 @@ Variants (same PPO settings, env steps and seeds; vwxyzjn/invalid-action-masking
 PPO as the paper's scripts (their `mask.sh` flags): 1 env, 2048 steps per update, 8
 minibatches of 256, 10 epochs, Adam lr 3e-4 annealed, gamma 0.99, lambda 0.97, clip 0.2,
 clipped value loss, gradient norm 0.5, observation normalisation, separate policy and value
-CNNs per map size (the masked scripts' networks). Differences, kept deliberately: our PPO
-uses one Adam for both networks with a joint gradient clip and vf_coef 0.5 (theirs: one Adam
-and clip per network); no entropy term (their coded term adds +0.01 x a sample estimate of
-the entropy, a penalty); advantages normalised per minibatch (theirs: per batch); the
-200-step limit is a truncation (theirs: terminal); orthogonal init (theirs: PyTorch's
-default). As theirs, the ratio is one per action component, each clipped and the surrogate
-averaged over components; `--joint-ratio` uses one ratio of the joint action instead (the
-study's default before the 10x10 runs: the first 4x4 table and the 10x10 masking and naive
-rows in docs/results.md used it).
+CNNs per map size (the masked scripts' networks). As theirs: one ratio per action
+component, each clipped and the surrogate averaged over components; their entropy term,
++0.01 x mean(-p log p) of the taken actions (a penalty that sharpens the policy); one Adam
+and one gradient clip per network. Each has a flag for our PPO's own choice instead:
+`--joint-ratio` (one ratio of the joint action), `--no-entropy-term` (none) and
+`--joint-optimizer` (one Adam and one clip over both networks, vf_coef 0.5); earlier studies
+in docs/results.md ran with some of them (each table names its settings). Differences kept
+deliberately: advantages normalised per minibatch (theirs: per batch); the 200-step limit is
+a truncation (theirs: terminal); orthogonal init (theirs: PyTorch's default); Adam eps 1e-5
+(theirs: 1e-8).
 
 Metrics (their plots/analysis.py): return = the episode return of the last update (about
 10 episodes) averaged over seeds; time to solve = the first env step at which an update's
@@ -79,8 +80,14 @@ CONFIG = ppo.PPOConfig(
     total_steps=PAPER_STEPS, num_envs=1, rollout_len=2048,  # batch 2048 from one env
     num_minibatches=8, update_epochs=10,  # minibatch 256, 10 epochs
     hidden_sizes=(128,), activation="relu", lr=3e-4, anneal_lr=True, gamma=0.99, gae_lambda=0.97,
-    clip_eps=0.2, clip_value=True, max_grad_norm=0.5, normalize_obs=True, ent_coef=0.0,
+    clip_eps=0.2, clip_value=True, max_grad_norm=0.5, normalize_obs=True,
     ratio_per_component=True,  # ppo_*.py: ratio = (newlogproba - logprobs).exp() over [components, batch]
+    # ppo_*.py: policy_loss = -min(...) + ent_coef * entropy, entropy = -(p * log p) of the
+    # taken actions, ent_coef 0.01 (their default; mask.sh does not set it): a penalty
+    entropy_term="sampled_penalty", ent_coef=0.01,
+    # ppo_*.py: pg_optimizer and v_optimizer, each Adam with clip_grad_norm_(0.5); their value
+    # loss is 0.5 x the clipped squared error, our clipped_value_loss, so vf_coef 1
+    separate_optimizers=True, vf_coef=1.0,
 )
 
 # Recomputed by our research from the authors' logged runs (the repository's cached wandb
@@ -289,20 +296,26 @@ def run_study(sizes, total_steps: int, seeds: int, out: str, eval_episodes: int 
                     "return_per_seed": per_seed.tolist(), "invalid_rate": float(rate.mean()),
                     "env_steps": int(total_steps)}
     study = {"env": "microrts_mining", "sizes": list(sizes), "env_steps": total_steps, "seeds": seeds,
-             "variants": list(variants), "results": results, "ratio": ratio_name(config),
+             "variants": list(variants), "results": results, **ppo_settings(config),
              **paper_entries(sizes), "paper_source": PAPER_SOURCE,
              "machine": f"{jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores"}
     write_outputs(study, out)
     return study
 
 
-def ratio_name(config: ppo.PPOConfig) -> str:
-    return "per_component" if config.ratio_per_component else "joint"
+def ppo_settings(config: ppo.PPOConfig) -> dict:
+    """The study's PPO choices where the authors' scripts and our PPO's defaults differ."""
+    return {"ratio": "per_component" if config.ratio_per_component else "joint",
+            "entropy_term": f"{config.entropy_term} {config.ent_coef:g}" if config.ent_coef else "none",
+            "optimizers": "per_network" if config.separate_optimizers else "joint"}
 
 
-def study_ratio(study: dict) -> str:
-    """The PPO ratio a study ran with; studies written before the option used the joint one."""
-    return study.get("ratio", "joint")
+# What studies written before each option ran with (the key was absent then).
+EARLIER_SETTINGS = {"ratio": "joint", "entropy_term": "none", "optimizers": "joint"}
+
+
+def study_settings(study: dict) -> dict:
+    return {key: study.get(key, earlier) for key, earlier in EARLIER_SETTINGS.items()}
 
 
 def paper_entries(sizes) -> dict:
@@ -313,10 +326,10 @@ def paper_entries(sizes) -> dict:
 
 def merge_studies(studies: list[dict]) -> dict:
     """One study from parts run separately (e.g. one variant per process) at the same budget."""
-    budgets = {(st["env_steps"], st["seeds"], study_ratio(st)) for st in studies}
+    budgets = {(st["env_steps"], st["seeds"], tuple(study_settings(st).values())) for st in studies}
     if len(budgets) != 1:
-        raise ValueError(f"can only merge studies of one budget and PPO ratio, got (env_steps, seeds, ratio) = "
-                         f"{sorted(budgets)}")
+        raise ValueError(f"can only merge studies of one budget and PPO settings, got (env_steps, seeds, (ratio, "
+                         f"entropy term, optimizers)) = {sorted(budgets)}")
     results: dict = {}
     for st in studies:
         for size, rows in st["results"].items():
@@ -357,7 +370,7 @@ def kl_markdown(study: dict) -> str:
         for s in sizes:
             cells += [_kl_cell(ours[s], v), _kl_cell(paper_kl.get(s, {}), v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
-    estimator = "per component" if study_ratio(study) == "per_component" else "of the joint action"
+    estimator = "per component" if study_settings(study)["ratio"] == "per_component" else "of the joint action"
     return ("KL: the mean over training of each update's approximate KL between the rollout policy and the "
             f"updated one (ours: mean(old - new log-prob) {estimator} over every minibatch; the paper's: "
             "mean(old - new log-prob) per component on the last minibatch), averaged over seeds.\n\n"
@@ -381,8 +394,10 @@ def markdown(study: dict) -> str:
             cells += [f"{r['return_mean']:.2f} ± {r['return_std']:.2f}{solve} / {r['invalid_rate']:.3f}",
                       _paper_cell(study, s, v)]
         rows.append(f"| {v} | " + " | ".join(cells) + " |")
-    return (f"Env steps per run: {study['env_steps']:,}; seeds: {study['seeds']}; PPO ratio: "
-            f"{study_ratio(study)}; machine: {study['machine']}.\n"
+    settings = study_settings(study)
+    return (f"Env steps per run: {study['env_steps']:,}; seeds: {study['seeds']}; PPO ratio: {settings['ratio']}; "
+            f"entropy term: {settings['entropy_term']}; optimizers: {settings['optimizers']}; "
+            f"machine: {study['machine']}.\n"
             f"Return: the last update's mean episode return (about 10 episodes), mean ± std over seeds; solve: share "
             f"of the budget before an update's mean return reached {SOLVED_RETURN:g} (100%: never); invalid: invalid "
             f"source units per env step. Paper: {study['paper_source']}.\n\n" + "\n".join([head, rule] + rows) + "\n\n"
@@ -439,6 +454,10 @@ def main(argv=None) -> int:
     parser.add_argument("--merge", nargs="+", metavar="DIR", help="write one study from these studies' JSON files")
     parser.add_argument("--joint-ratio", action="store_true",
                         help="PPO's ratio of the joint action (default: one per action component, as the authors' scripts)")
+    parser.add_argument("--no-entropy-term", action="store_true",
+                        help="no entropy term (default: the authors' +0.01 x mean(-p log p) of the taken actions)")
+    parser.add_argument("--joint-optimizer", action="store_true",
+                        help="one Adam and one clip over both networks, vf_coef 0.5 (default: one per network, as theirs)")
     args = parser.parse_args(argv)
     if args.merge:
         parts = []
@@ -454,6 +473,10 @@ def main(argv=None) -> int:
     steps = args.steps or (QUICK_STEPS if args.quick else PAPER_STEPS)
     seeds = args.seeds or (2 if args.quick else PAPER_SEEDS)
     config = dataclasses.replace(CONFIG, ratio_per_component=not args.joint_ratio)
+    if args.no_entropy_term:
+        config = dataclasses.replace(config, ent_coef=0.0, entropy_term="exact")
+    if args.joint_optimizer:
+        config = dataclasses.replace(config, separate_optimizers=False, vf_coef=0.5)
     run_study(sizes, steps, seeds, args.out, config=config, variants=tuple(args.variants))
     print(f"wrote {args.out}/masking_study.{{json,md,png}}")
     return 0

@@ -100,8 +100,11 @@ def test_parts_run_apart_merge_into_the_whole_study(tiny_study):
     assert "| masking_removed |" not in study.markdown(alone)
     with pytest.raises(ValueError, match="one budget"):
         study.merge_studies([result, {**result, "env_steps": 1}])
-    with pytest.raises(ValueError, match="PPO ratio"):  # a joint-ratio part and a per-component one
-        study.merge_studies([result, {**result, "ratio": "per_component"}])
+    for setting in ("ratio", "entropy_term", "optimizers"):  # e.g. a joint-ratio part and a per-component one
+        with pytest.raises(ValueError, match="PPO settings"):
+            study.merge_studies([result, {**result, setting: result[setting] + "_other"}])
+    earlier = {k: v for k, v in result.items() if k not in ("entropy_term", "optimizers")}
+    assert study.study_settings(earlier) == {"ratio": result["ratio"], "entropy_term": "none", "optimizers": "joint"}
 
 
 def test_a_rerun_reads_finished_seeds_back_and_refuses_damaged_ones(tiny_study, tmp_path):
