@@ -93,25 +93,37 @@ def test_unroll_len_bootstraps_every_unroll_like_separate_rollouts():
         ppo.init(jax.random.key(0), envs.make("pendulum").spec, config.replace(unroll_len=5))
 
 
+def _sample_at_reset(config, N=6):
+    """A PPO state on mining_grid 4x4, its first timestep and N policy outputs sampled there."""
+    env = envs.make("mining_grid", size=4)
+    state = ppo.init(jax.random.key(0), env.spec, config)
+    _, ts = env.reset(jax.random.key(1))
+    out = jax.vmap(lambda k: ppo.policy_step(state, ts.obs, ts.action_mask, k))(jax.random.split(jax.random.key(2), N))
+    return state, ts, out
+
+
+def _minibatch_at(ts, out, old_log_prob, advantages, targets) -> ppo.PPOBatch:
+    """The sampled outputs as a PPO minibatch, every sample at the timestep `ts`."""
+    N = len(advantages)
+    obs = jnp.broadcast_to(ts.obs, (N,) + ts.obs.shape)
+    masks = jax.tree.map(lambda m: jnp.broadcast_to(m, (N,) + m.shape), ts.action_mask)
+    return ppo.PPOBatch(obs, out.raw_action, masks, old_log_prob, out.value, advantages, targets)
+
+
 def test_ratio_per_component_clips_each_component_and_averages_them():
     """The invalid-action-masking scripts' surrogate: one ratio per MultiDiscrete component,
     mean over samples and components of min(r_c A, clip(r_c) A), checked against numpy."""
-    env = envs.make("mining_grid", size=4)
     config = ppo.PPOConfig(hidden_sizes=(8,), ratio_per_component=True)
-    state = ppo.init(jax.random.key(0), env.spec, config)
-    _, ts = env.reset(jax.random.key(1))
     N = 6
-    out = jax.vmap(lambda k: ppo.policy_step(state, ts.obs, ts.action_mask, k))(jax.random.split(jax.random.key(2), N))
-    C = len(env.spec.action_space.nvec)
+    state, ts, out = _sample_at_reset(config, N)
+    C = len(state.nets.space.nvec)
     assert out.log_prob.shape == (N, C)
     np.testing.assert_allclose(out.log_prob.sum(-1), jax.vmap(
         lambda r: ppo._dist(state, state.params, ppo._obs(state, ts.obs), ts.action_mask).log_prob(r))(out.raw_action),
         rtol=1e-5)
     shift = jax.random.uniform(jax.random.key(3), (N, C), minval=-0.5, maxval=0.5)
     advantages = jnp.array([1.0, -2.0, 0.5, 3.0, -1.0, 0.25])
-    obs = jnp.broadcast_to(ts.obs, (N,) + ts.obs.shape)
-    masks = jax.tree.map(lambda m: jnp.broadcast_to(m, (N,) + m.shape), ts.action_mask)
-    batch = ppo.PPOBatch(obs, out.raw_action, masks, out.log_prob + shift, out.value, advantages, out.value)
+    batch = _minibatch_at(ts, out, out.log_prob + shift, advantages, out.value)
     config = config.replace(normalize_advantages=False)
     state = state.replace(config=config)
     _, metrics = ppo.loss(state.params, state, batch)
@@ -125,15 +137,10 @@ def test_ratio_per_component_clips_each_component_and_averages_them():
 
 
 def _mining_batch(config, N=6):
-    """A PPO state on mining_grid 4x4 and a minibatch of N sampled actions at its first state."""
-    env = envs.make("mining_grid", size=4)
-    state = ppo.init(jax.random.key(0), env.spec, config)
-    _, ts = env.reset(jax.random.key(1))
-    out = jax.vmap(lambda k: ppo.policy_step(state, ts.obs, ts.action_mask, k))(jax.random.split(jax.random.key(2), N))
-    obs = jnp.broadcast_to(ts.obs, (N,) + ts.obs.shape)
-    masks = jax.tree.map(lambda m: jnp.broadcast_to(m, (N,) + m.shape), ts.action_mask)
-    advantages = jnp.linspace(-2.0, 3.0, N)
-    return state, ppo.PPOBatch(obs, out.raw_action, masks, out.log_prob - 0.1, out.value, advantages, out.value + 1.0)
+    """A PPO state on mining_grid 4x4 and a minibatch of N actions sampled at its first state,
+    whose rollout log-probs are the current ones minus 0.1."""
+    state, ts, out = _sample_at_reset(config, N)
+    return state, _minibatch_at(ts, out, out.log_prob - 0.1, jnp.linspace(-2.0, 3.0, N), out.value + 1.0)
 
 
 def test_sampled_entropy_penalty_adds_the_scripts_term_and_exact_subtracts_the_entropy():
@@ -159,8 +166,7 @@ def test_separate_optimizers_keep_the_policy_step_independent_of_the_value_gradi
     one Adam and clip per network (the masking scripts) the actor's step does not change."""
     def actor_step(separate: bool, vf_coef: float):
         config = ppo.PPOConfig(hidden_sizes=(8,), separate_optimizers=separate, vf_coef=vf_coef, anneal_lr=False)
-        state, batch = _mining_batch(config)
-        state = state.replace(opt_state=ppo.make_optimizer(config).init(state.params))
+        state, batch = _mining_batch(config)  # ppo.init gives the opt_state of make_optimizer(config)
         grads, _ = jax.grad(ppo.loss, has_aux=True)(state.params, state, batch)
         updates, _ = ppo.make_optimizer(config).update(grads, state.opt_state, state.params)
         return np.concatenate([np.ravel(x) for x in jax.tree.leaves(updates.actor)])
