@@ -145,28 +145,51 @@ def variant_config(variant: str, size: int, total_steps: int, config: ppo.PPOCon
                                mask_in_gradient=variant != "naive_masking")
 
 
+def config_fields(config: ppo.PPOConfig) -> dict:
+    """What a seed is trained with: {field: repr(value)} for every PPOConfig field."""
+    return {f.name: repr(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
 def seed_file(cache_dir: str, variant: str, size: int, seed: int, config: ppo.PPOConfig) -> str:
-    """Where one finished seed is kept; the name carries a digest of the run's settings, so
-    a file is only ever read back by the run that wrote it."""
-    digest = hashlib.sha256(repr((variant, size, config)).encode()).hexdigest()[:12]
+    """Where one finished seed is kept. The name carries a digest of the settings that
+    differ from PPOConfig's defaults, so a field added later with a default leaves the
+    saved seeds readable; the file itself holds every setting, and `load_seed` checks them."""
+    default = config_fields(ppo.PPOConfig())
+    changed = sorted((name, value) for name, value in config_fields(config).items() if default[name] != value)
+    digest = hashlib.sha256(repr((variant, size, changed)).encode()).hexdigest()[:12]
     return os.path.join(cache_dir, f"{variant}_{size}x{size}_seed{seed}_{digest}.npz")
 
 
-def save_seed(path: str, result) -> None:
+def save_seed(path: str, result, run_settings: dict) -> None:
     leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(result)]
     tmp = path + ".tmp.npz"
-    np.savez(tmp, *leaves)
+    np.savez(tmp, *leaves, settings=np.asarray(json.dumps(run_settings, sort_keys=True)))
     os.replace(tmp, path)  # a run killed mid-write leaves no half file behind
 
 
-def load_seed(path: str, template):
-    """The (agent state, metrics) saved at `path`, in the structure of `template`."""
+def settings_conflict(saved: dict, current: dict) -> str | None:
+    """The first setting both runs have with different values ('name: saved -> current'),
+    or None. A field only the current run has was added since, and is at its default
+    (a value other than the default changes the file name)."""
+    for name in sorted(saved.keys() & current.keys()):
+        if saved[name] != current[name]:
+            return f"{name}: {saved[name]} -> {current[name]}"
+    return None
+
+
+def load_seed(path: str, template, run_settings: dict):
+    """The (agent state, metrics) saved at `path`, in the structure of `template`; a clear
+    error when the file is damaged or was trained with other settings."""
     leaves, treedef = jax.tree_util.tree_flatten(template)
     try:
         with np.load(path) as saved:
-            arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            arrays = [saved[f"arr_{i}"] for i in range(len(saved.files) - ("settings" in saved.files))]
+            saved_settings = json.loads(str(saved["settings"])) if "settings" in saved.files else None
     except Exception as err:  # zip, pickle or header damage
         raise ValueError(f"seed file {path} is corrupt ({err}); delete it to rerun that seed") from err
+    conflict = settings_conflict(saved_settings, run_settings) if saved_settings is not None else "no settings saved"
+    if conflict:
+        raise ValueError(f"seed file {path} was trained with other settings ({conflict}); delete it to rerun that seed")
     shapes_match = len(arrays) == len(leaves) and all(a.shape == t.shape for a, t in zip(arrays, leaves))
     if not shapes_match:
         raise ValueError(f"seed file {path} does not match this run's agent and metrics; delete it to rerun that seed")
@@ -192,12 +215,12 @@ def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPO
         if path and os.path.exists(path):
             if template is None:
                 template = jax.eval_shape(run_seed, key)
-            runs.append(load_seed(path, template))
+            runs.append(load_seed(path, template, config_fields(run_config)))
             continue
         runs.append(jax.device_get(run_seed(key)))
         if path:
             os.makedirs(cache_dir, exist_ok=True)
-            save_seed(path, runs[-1])
+            save_seed(path, runs[-1], config_fields(run_config))
     stack = lambda *xs: np.stack(xs)
     states = jax.tree_util.tree_map(stack, *[state for state, _ in runs])
     metrics = jax.tree_util.tree_map(stack, *[m for _, m in runs])

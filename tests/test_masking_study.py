@@ -2,6 +2,7 @@
 evaluation): the JSON, Markdown table (with the paper's numbers) and plot are written with
 one entry per variant. The penalty variants' env stack is checked step by step against the
 bare env, without training."""
+import dataclasses
 import importlib.util
 import json
 import os
@@ -9,6 +10,7 @@ import os
 import jax
 import numpy as np
 import pytest
+from flax import struct
 
 from jaxrl_actions.agents import ppo
 from jaxrl_actions.types import INVALID_ACTION
@@ -126,9 +128,44 @@ def test_a_rerun_reads_finished_seeds_back_and_refuses_damaged_ones(tiny_study, 
         f.write(head)
     with pytest.raises(ValueError, match="corrupt"):
         study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=damaged)
-    np.savez(os.path.join(damaged, saved), np.zeros(3))
+    with np.load(os.path.join(cache, saved)) as f:
+        settings = f["settings"]
+    np.savez(os.path.join(damaged, saved), np.zeros(3), settings=settings)
     with pytest.raises(ValueError, match="does not match"):
         study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=damaged)
+    np.savez(os.path.join(damaged, saved), np.zeros(3))
+    with pytest.raises(ValueError, match="no settings saved"):
+        study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=damaged)
+
+
+def test_saved_seeds_survive_a_new_config_field_but_not_a_changed_setting(tiny_study, tmp_path, monkeypatch):
+    study, result, out = tiny_study
+    cache = os.path.join(out, "seeds")
+    (saved,) = os.listdir(cache)
+
+    # A field added to PPOConfig later, at its default: same file name, and the seed reads back.
+    @struct.dataclass
+    class LaterConfig(ppo.PPOConfig):
+        later_option: bool = struct.field(pytree_node=False, default=False)
+
+    monkeypatch.setattr(study.ppo, "PPOConfig", LaterConfig)
+    later = LaterConfig(**{f.name: getattr(TINY_CONFIG, f.name) for f in dataclasses.fields(TINY_CONFIG)})
+    later_run = study.variant_config("masking", 4, TINY_STEPS, later)
+    assert os.path.basename(study.seed_file(cache, "masking", 4, 1, later_run)) == saved
+    states, metrics = study.train("masking", 4, TINY_STEPS, 1, later, cache_dir=cache)  # read, not retrained
+    assert study.summarise_training(metrics, TINY_STEPS) == {
+        k: v for k, v in result["results"]["4"]["masking"].items() if k != "wall_s"}
+    # The same name but a setting the file was not trained with (e.g. a changed default) is refused.
+    with np.load(os.path.join(cache, saved)) as f:
+        arrays = {k: f[k] for k in f.files}
+    fields = json.loads(str(arrays.pop("settings")))
+    fields["gamma"] = repr(0.5)
+    changed = os.path.join(tmp_path, "seeds")
+    os.makedirs(changed)
+    np.savez(os.path.join(changed, saved), **arrays, settings=np.asarray(json.dumps(fields)))
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"other settings \(gamma: 0.5 -> "):
+        study.train("masking", 4, TINY_STEPS, 1, TINY_CONFIG, cache_dir=changed)
 
 
 def test_bad_settings_are_rejected(tmp_path):
