@@ -85,7 +85,7 @@ class Factorised:
         return jnp.stack([p.sample(k) for p, k in zip(self.parts, keys)])
 
     def log_prob(self, raw):
-        return sum(p.log_prob(raw[i]) for i, p in enumerate(self.parts))
+        return jnp.sum(self.component_log_probs(raw))
 
     def component_log_probs(self, raw):
         """float32[C]: each dimension's log-probability (their sum is `log_prob`)."""
