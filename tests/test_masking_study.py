@@ -152,7 +152,8 @@ def test_saved_seeds_survive_a_new_config_field_but_not_a_changed_setting(tiny_s
     later = LaterConfig(**{f.name: getattr(TINY_CONFIG, f.name) for f in dataclasses.fields(TINY_CONFIG)})
     later_run = study.variant_config("masking", 4, TINY_STEPS, later)
     assert os.path.basename(study.seed_file(cache, "masking", 4, 1, later_run)) == saved
-    states, metrics = study.train("masking", 4, TINY_STEPS, 1, later, cache_dir=cache)  # read, not retrained
+    _, metrics = study.train("masking", 4, TINY_STEPS, 1, later, cache_dir=cache)
+    assert os.listdir(cache) == [saved]  # read back, not retrained and saved under another name
     assert study.summarise_training(metrics, TINY_STEPS) == {
         k: v for k, v in result["results"]["4"]["masking"].items() if k != "wall_s"}
     # The same name but a setting the file was not trained with (e.g. a changed default) is refused.
