@@ -207,6 +207,7 @@ def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPO
     trainer = make_trainer(make_env(variant, size), ppo.AGENT, run_config)
     train_fn = fused_train(trainer)
     run_seed = jax.jit(lambda key: _state_and_metrics(train_fn(key)))
+    fields = config_fields(run_config)  # recorded in each saved seed, checked when one is read
     template = None  # the shapes of one seed's result, traced once when a saved seed is read
     runs = []
     for s in range(1, seeds + 1):
@@ -215,12 +216,12 @@ def train(variant: str, size: int, total_steps: int, seeds: int, config: ppo.PPO
         if path and os.path.exists(path):
             if template is None:
                 template = jax.eval_shape(run_seed, key)
-            runs.append(load_seed(path, template, config_fields(run_config)))
+            runs.append(load_seed(path, template, fields))
             continue
         runs.append(jax.device_get(run_seed(key)))
         if path:
             os.makedirs(cache_dir, exist_ok=True)
-            save_seed(path, runs[-1], config_fields(run_config))
+            save_seed(path, runs[-1], fields)
     stack = lambda *xs: np.stack(xs)
     states = jax.tree_util.tree_map(stack, *[state for state, _ in runs])
     metrics = jax.tree_util.tree_map(stack, *[m for _, m in runs])
